@@ -1,0 +1,165 @@
+"""The `trainfleet` command line. Thin: parse arguments, call the modules, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from trainfleet.errors import SpecError, UserError
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from trainfleet import jobs
+    from trainfleet.launch.run import load_run_spec, run_job
+
+    if args.resume:
+        spec, raw = load_run_spec(args.resume)
+        job_file = None
+    else:
+        if not args.job:
+            raise UserError("give a job file, or --resume RUN_DIR")
+        spec, raw = jobs.load_job(args.job, jobs.parse_set_args(args.set))
+        job_file = args.job
+    outcome = run_job(
+        spec, raw, job_file=job_file, output_root=args.output, address=args.address,
+        resume_dir=args.resume, dashboard=args.dashboard,
+    )
+    s = outcome.summary
+    if s.get("best_trial") and spec.tune is not None:
+        print(f"best trial: {s['best_trial']} {json.dumps(s['final_metrics'], default=str)}")
+    if outcome.status == "failed":
+        print(f"training failed: {s['error']} (last good checkpoint kept in {outcome.run_dir / 'checkpoints'})")
+    elif outcome.status == "interrupted":
+        print("interrupted: the last checkpoint is kept; continue with --resume RUN_DIR")
+    else:
+        print(f"stopped: {s['stop_reason']}")
+    print(f"run dir: {outcome.run_dir}")
+    return {"completed": 0, "interrupted": 130, "failed": 1}[outcome.status]
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from trainfleet import jobs
+
+    failed = 0
+    for path in args.jobs:
+        try:
+            jobs.load_job(path)
+            print(f"ok: {path}")
+        except SpecError as err:
+            failed += 1
+            print(f"error: {err}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from trainfleet import catalog
+
+    items = catalog.listing(args.what)
+    if args.json:
+        print(json.dumps(items, indent=2))
+    else:
+        for kind, rows in items.items():
+            print(f"{kind}:")
+            for row in rows:
+                print(f"  {row['name']:<28} {row.get('backend', ''):<8} {row.get('summary', '')}".rstrip())
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from trainfleet.evaluation import evaluate_run
+
+    out = evaluate_run(args.run_dir, episodes=args.episodes, gif=args.gif)
+    if args.json:
+        print(json.dumps({k: v for k, v in out.items() if k != "returns"}))
+    else:
+        for k, v in out.items():
+            if k != "returns":
+                print(f"{k}: {v}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from trainfleet.report import write_report
+
+    for path in write_report(args.run_dir):
+        print(path)
+    return 0
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from trainfleet.launch import submit
+
+    return submit.submit(args.job, address=args.address, wait=not args.no_wait, sets=args.set)
+
+
+def _cmd_follow(args: argparse.Namespace) -> int:
+    from trainfleet.launch import submit
+
+    return getattr(submit, args.command)(args.id, address=args.address)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="trainfleet", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a job (or a sweep) and write a run directory")
+    r.add_argument("job", nargs="?")
+    r.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a spec field")
+    r.add_argument("--output", default="runs", help="output root for run directories (default ./runs)")
+    r.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS or embedded)")
+    r.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a stopped run")
+    r.add_argument("--dashboard", action="store_true", help="start the Ray dashboard with the embedded Ray")
+    r.set_defaults(func=_cmd_run)
+
+    v = sub.add_parser("validate", help="check job files without running them")
+    v.add_argument("jobs", nargs="+")
+    v.set_defaults(func=_cmd_validate)
+
+    ls = sub.add_parser("list", help="list algorithms, envs, models or datasets")
+    ls.add_argument("what", nargs="?", default="algorithms", choices=["algorithms", "envs", "models", "datasets", "all"])
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_list)
+
+    e = sub.add_parser("eval", help="evaluate a run's final checkpoint")
+    e.add_argument("run_dir")
+    e.add_argument("--episodes", type=int, default=10)
+    e.add_argument("--gif", default=None, help="record the first episode to this GIF file")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=_cmd_eval)
+
+    rp = sub.add_parser("report", help="write learning-curve PNGs into the run directory")
+    rp.add_argument("run_dir")
+    rp.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("submit", help="submit a job to a Ray cluster through the Jobs API")
+    s.add_argument("job")
+    s.add_argument("--address", default=None, help="http://HEAD:8265 (default: RAY_ADDRESS)")
+    s.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
+    s.add_argument("--no-wait", action="store_true")
+    s.set_defaults(func=_cmd_submit)
+
+    for name, text in (("status", "state and progress of a submitted job"), ("logs", "logs of a submitted job"),
+                       ("stop", "stop a submitted job")):
+        f = sub.add_parser(name, help=text)
+        f.add_argument("id")
+        f.add_argument("--address", default=None)
+        f.set_defaults(func=_cmd_follow)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""User-facing errors: each one becomes a one-paragraph message and exit code 2 in the CLI."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """A mistake the user can fix (bad spec, unknown name, missing file). Never a traceback."""
+
+    exit_code = 2
+
+
+class SpecError(UserError):
+    """A job spec problem, located by file and dotted field path."""
+
+    def __init__(self, message: str, *, file: str | None = None, path: str | None = None) -> None:
+        self.file = file
+        self.path = path
+        self.detail = message
+        where = ": ".join(p for p in (file, path) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class TrainingError(Exception):
+    """Training cannot go on (NaN loss, failed trial); the last good checkpoint is kept."""
+
+    exit_code = 1
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """' did you mean X?' for the closest choice, or '' when nothing is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

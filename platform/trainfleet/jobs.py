@@ -1,0 +1,299 @@
+"""Job spec: load YAML (safe_load only), apply `--set` overrides, validate before anything starts.
+
+One schema serves RL (`algorithm:` + `env:`) and DL (`model:` + `task:` + `data:`) jobs.
+Each algorithm declares its own typed `Hparams` model, so `hparams` is validated per
+algorithm. Every problem becomes a `SpecError` naming the file and the dotted field path.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from trainfleet import registry
+from trainfleet.errors import SpecError, did_you_mean
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EnvSpec(_Strict):
+    id: str = Field(description="gymnasium environment id")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="passed to gymnasium.make")
+    num_envs: int = Field(1, ge=1, le=4096, description="vectorised copies per rollout worker")
+
+
+class Resources(_Strict):
+    rollout_workers: int = Field(0, ge=0, description="Ray actors stepping envs; 0 = in the trial process")
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPU reserved per rollout worker")
+    learner_cpus: float = Field(1.0, gt=0, description="CPU reserved for the learner (the trial itself)")
+    learner_gpus: int | Literal["auto"] = Field(0, description="0, 1, or auto (one if the cluster has one)")
+    num_workers: int = Field(1, ge=1, description="DL: Ray Train workers (DDP when > 1)")
+    use_gpu: bool | Literal["auto"] = Field(False, description="DL: one GPU per Train worker")
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
+
+
+class Stop(_Strict):
+    """Stop at the first criterion met. Metric thresholds stop when reached (>=)."""
+
+    episode_return_mean: float | None = None
+    env_steps: int | None = Field(None, ge=1)
+    iterations: int | None = Field(None, ge=1)
+    time_s: float | None = Field(None, gt=0)
+    epochs: int | None = Field(None, ge=1)
+    val_accuracy: float | None = None
+
+
+class CheckpointSpec(_Strict):
+    every: int = Field(10, ge=1, description="checkpoint every N iterations (and always at the end)")
+    keep: int = Field(3, ge=1, description="checkpoints kept per trial")
+
+
+Domain = dict[Literal["grid", "choice", "uniform", "loguniform", "randint"], list[Any]]
+
+
+class TuneSpec(_Strict):
+    metric: str = "episode_return_mean"
+    mode: Literal["max", "min"] = "max"
+    num_samples: int = Field(1, ge=1)
+    scheduler: Literal["fifo", "asha", "pbt"] = "fifo"
+    searcher: Literal["random", "optuna"] = "random"
+    max_concurrent_trials: int | None = Field(None, ge=1)
+    grace_period: int = Field(2, ge=1, description="ASHA: iterations before a trial may be stopped")
+    perturbation_interval: int = Field(4, ge=1, description="PBT: iterations between exploit/explore")
+    space: dict[str, Domain] = Field(default_factory=dict, description="spec path -> search domain")
+
+
+class JobSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    algorithm: str | None = None
+    model: str | None = None
+    task: str | None = None
+    backend: Literal["native", "rllib"] = "native"
+    env: EnvSpec | None = None
+    data: dict[str, Any] | None = None
+    resources: Resources = Field(default_factory=Resources)
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    stop: Stop = Field(default_factory=Stop)
+    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
+    seed: int = 0
+    tune: TuneSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "JobSpec":
+        if (self.algorithm is None) == (self.model is None):
+            raise ValueError("a job names exactly one of `algorithm` (RL) or `model` (DL)")
+        if self.algorithm is not None and self.env is None:
+            raise ValueError("an RL job needs `env: {id: ...}`")
+        if not any(v is not None for v in self.stop.model_dump().values()):
+            raise ValueError("`stop` needs at least one criterion (iterations, env_steps, time_s, ...)")
+        return self
+
+    @property
+    def is_rl(self) -> bool:
+        return self.algorithm is not None
+
+
+SPACE_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if not str(p).startswith("function-"))
+
+
+def _raise_validation(err: ValidationError, file: str | None, prefix: str, known: list[str]) -> None:
+    first = err.errors()[0]
+    path = ".".join(p for p in (prefix, _format_loc(first["loc"])) if p)
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        leaf = str(first["loc"][-1])
+        msg = f"unknown field{did_you_mean(leaf, known)}"
+    elif "input" in first and first["type"] not in ("missing",):
+        msg = f"{msg} (got {first['input']!r})"
+    raise SpecError(msg, file=file, path=path or None)
+
+
+def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names at `loc` within `model`, for did-you-mean on unknown fields."""
+    current: Any = model
+    for part in loc[:-1]:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        for candidate in getattr(ann, "__args__", (ann,)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                current = candidate
+                break
+        else:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
+    """Validate a raw mapping into a JobSpec; also checks names against the registry."""
+    if not isinstance(raw, dict):
+        raise SpecError("a job spec must be a YAML mapping of fields", file=file)
+    try:
+        spec = JobSpec.model_validate(raw)
+    except ValidationError as err:
+        loc = err.errors()[0]["loc"]
+        _raise_validation(err, file, "", _fields_of(JobSpec, loc))
+    hparams_model(spec, file=file)
+    if spec.is_rl:
+        registry.check_env_id(spec.env.id, file=file)
+    else:
+        from trainfleet.dl import specs as dl_specs
+
+        dl_specs.check(spec, file=file)
+    _check_resources(spec, file)
+    if spec.tune is not None:
+        _check_space(spec, raw, file)
+    return spec
+
+
+def hparams_model(spec: JobSpec, *, file: str | None = None) -> BaseModel:
+    """The algorithm's (or model's) typed hyperparameters, validated from `spec.hparams`."""
+    if spec.is_rl:
+        entry = registry.algorithm(spec.algorithm, spec.backend, file=file)
+    else:
+        from trainfleet.dl import specs as dl_specs
+
+        entry = dl_specs.hparams_entry(spec, file=file)
+    cls = entry.load()
+    hp_cls = cls.Hparams
+    try:
+        return hp_cls.model_validate(spec.hparams)
+    except ValidationError as err:
+        loc = err.errors()[0]["loc"]
+        _raise_validation(err, file, "hparams", _fields_of(hp_cls, loc))
+    raise AssertionError("unreachable")
+
+
+def _check_resources(spec: JobSpec, file: str | None) -> None:
+    r = spec.resources
+    if isinstance(r.learner_gpus, int) and r.learner_gpus > 1:
+        raise SpecError(
+            f"a learner uses one device; got learner_gpus={r.learner_gpus}. Use 0, 1 or auto.",
+            file=file,
+            path="resources.learner_gpus",
+        )
+
+
+def _check_space(spec: JobSpec, raw: dict[str, Any], file: str | None) -> None:
+    for key, domain in spec.tune.space.items():
+        where = f"tune.space.{key}"
+        if len(domain) != 1:
+            raise SpecError(f"give exactly one of {', '.join(SPACE_KINDS)}", file=file, path=where)
+        (kind, values), = domain.items()
+        if kind in ("uniform", "loguniform", "randint") and len(values) != 2:
+            raise SpecError(f"{kind} takes [low, high]", file=file, path=where)
+        if not values:
+            raise SpecError(f"{kind} needs at least one value", file=file, path=where)
+        if key.split(".")[0] in ("tune", "name"):
+            raise SpecError("cannot sweep this field", file=file, path=where)
+        sample = values[0]
+        try:
+            probe = apply_overrides(raw, {key: sample}, file=file, create=key.startswith("hparams."))
+            JobSpec.model_validate(probe)
+            hparams_model(JobSpec.model_validate(probe), file=file)
+        except SpecError as err:
+            raise SpecError(f"search path does not fit the spec: {err.detail}", file=file, path=where) from None
+        except ValidationError as err:
+            raise SpecError(f"search path does not fit the spec: {err.errors()[0]['msg']}", file=file, path=where) from None
+
+
+def apply_overrides(
+    raw: dict[str, Any], overrides: dict[str, Any], *, file: str | None = None, create: bool = True
+) -> dict[str, Any]:
+    """A copy of `raw` with dotted-path values set (`hparams.lr` -> raw['hparams']['lr'])."""
+    out = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node = out
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise SpecError(f"{part!r} is not a mapping", file=file, path=dotted)
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def parse_set_args(pairs: list[str]) -> dict[str, Any]:
+    """`--set a.b=value` pairs; values parse as YAML scalars (1e-3, true, [1, 2])."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SpecError(f"--set expects PATH=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """safe_load a job file; malformed YAML is a SpecError with the line number."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError("no such job file", file=str(path))
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        line = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise SpecError(f"malformed YAML at {line}{err.problem}", file=str(path)) from None
+    except yaml.YAMLError as err:
+        raise SpecError(f"malformed YAML: {err}", file=str(path)) from None
+    if raw is None:
+        raise SpecError("the job file is empty", file=str(path))
+    return raw
+
+
+def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[JobSpec, dict[str, Any]]:
+    """Read, override and validate a job file. Returns the spec and the resolved raw mapping."""
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise SpecError("a job spec must be a YAML mapping of fields", file=str(path))
+    if overrides:
+        raw = apply_overrides(raw, overrides, file=str(path))
+    spec = parse_spec(raw, file=str(path))
+    return spec, raw
+
+
+def check_capacity(spec: JobSpec, cpus: float, gpus: float, *, file: str | None = None, where: str = "this machine") -> None:
+    """Refuse a job whose placement group can never be scheduled on the given capacity."""
+    r = spec.resources
+    if spec.is_rl:
+        need_cpu = r.learner_cpus + r.rollout_workers * r.cpus_per_worker
+        need_gpu = 1 if r.learner_gpus == 1 else 0
+    else:
+        need_cpu = r.num_workers
+        need_gpu = r.num_workers if r.use_gpu is True else 0
+    if need_cpu > cpus:
+        raise SpecError(
+            f"needs {need_cpu:g} CPUs but {where} has {cpus:g}; lower rollout_workers, cpus_per_worker "
+            "or num_workers, or submit to a bigger cluster",
+            file=file,
+            path="resources",
+        )
+    if need_gpu > gpus:
+        raise SpecError(
+            f"needs {need_gpu} GPU(s) but {where} has {gpus:g}; use `auto` to take a GPU only when present",
+            file=file,
+            path="resources",
+        )
+
+
+def resolved_dict(spec: JobSpec) -> dict[str, Any]:
+    """The spec with every default filled in, as plain data (what `spec.yaml` records)."""
+    return spec.model_dump(mode="json", exclude_none=False)

@@ -1,0 +1,59 @@
+"""Starting or joining Ray: an embedded single-node instance, or a cluster by address."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from trainfleet import jobs
+
+
+def target_address(address: str | None) -> str | None:
+    """The cluster to join: --address, else RAY_ADDRESS (set by `ray job submit`), else None."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+def local_capacity() -> tuple[float, float]:
+    """(cpus, gpus) an embedded Ray would have on this machine."""
+    gpus = 0.0
+    try:
+        import torch
+
+        gpus = float(torch.cuda.device_count())
+    except ImportError:
+        pass
+    return float(os.cpu_count() or 1), gpus
+
+
+def connect(address: str | None, *, dashboard: bool = False) -> float:
+    """Start or join Ray; returns the seconds it took (the start-up cost every run pays)."""
+    import ray
+
+    t0 = time.perf_counter()
+    if ray.is_initialized():
+        return 0.0
+    # Workers inherit the package from the installed environment; keep the driver quiet.
+    common = dict(logging_level=logging.WARNING, log_to_driver=False)
+    if address:
+        ray.init(address=address, **common)
+    else:
+        ray.init(address="local", include_dashboard=dashboard, **common)
+    return time.perf_counter() - t0
+
+
+def cluster_capacity() -> tuple[float, float]:
+    import ray
+
+    res = ray.cluster_resources()
+    return float(res.get("CPU", 0)), float(res.get("GPU", 0))
+
+
+def check_fits(spec: jobs.JobSpec, file: str | None, address: str | None) -> None:
+    """Before starting Ray locally (or right after joining a cluster), refuse impossible requests."""
+    if address:
+        cpus, gpus = cluster_capacity()
+        jobs.check_capacity(spec, cpus, gpus, file=file, where="the cluster")
+    else:
+        cpus, gpus = local_capacity()
+        jobs.check_capacity(spec, cpus, gpus, file=file)

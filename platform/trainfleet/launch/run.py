@@ -1,0 +1,231 @@
+"""`trainfleet run`: a job -> a Tune experiment (one trial, or a sweep) -> a run directory."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainfleet import jobs, results
+from trainfleet.errors import UserError
+from trainfleet.launch import cluster, search_space
+from trainfleet.launch.progress import RunRecorder
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    status: str  # completed | interrupted | failed
+    summary: dict[str, Any]
+
+
+def _resolve_gpus(spec: jobs.JobSpec) -> int:
+    want = spec.resources.learner_gpus
+    if want == "auto":
+        return 1 if cluster.cluster_capacity()[1] >= 1 else 0
+    return int(want)
+
+
+def trial_resources(spec: jobs.JobSpec) -> Any:
+    """One placement group per trial: the learner bundle, then one bundle per rollout worker."""
+    from ray import tune
+
+    r = spec.resources
+    learner = {"CPU": r.learner_cpus}
+    gpus = _resolve_gpus(spec)
+    if gpus:
+        learner["GPU"] = gpus
+    bundles = [learner] + [{"CPU": r.cpus_per_worker} for _ in range(r.rollout_workers)]
+    return tune.PlacementGroupFactory(bundles, strategy=r.placement_strategy)
+
+
+def trainable_for(spec: jobs.JobSpec) -> Any:
+    from ray import tune
+
+    if spec.is_rl:
+        from trainfleet.launch.trial import rl_trial
+
+        return tune.with_resources(rl_trial, trial_resources(spec))
+    from trainfleet.dl.train import dl_trainable
+
+    return dl_trainable(spec)
+
+
+def _write_inputs(run_dir: Path, job_file: str | None, raw: dict[str, Any], spec: jobs.JobSpec) -> None:
+    if job_file:
+        shutil.copyfile(job_file, run_dir / "job.yaml")
+    (run_dir / "spec.yaml").write_text(yaml.safe_dump(jobs.resolved_dict(spec), sort_keys=False))
+    (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
+
+
+def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, resume: bool) -> Any:
+    from ray import tune
+
+    t = spec.tune
+    trainable = trainable_for(spec)
+    time_attr = "training_iteration"
+    run_config = tune.RunConfig(
+        name="tune",
+        storage_path=str(run_dir),
+        verbose=0,
+        callbacks=[recorder],
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
+        failure_config=tune.FailureConfig(max_failures=0),
+    )
+    if resume:
+        return tune.Tuner.restore(
+            str(run_dir / "tune"), trainable=trainable, resume_unfinished=True, resume_errored=True
+        )
+    tune_config = tune.TuneConfig(
+        metric=t.metric if t else None,
+        mode=t.mode if t else None,
+        num_samples=t.num_samples if t else 1,
+        scheduler=search_space.scheduler(t, time_attr),
+        search_alg=search_space.searcher(t),
+        max_concurrent_trials=t.max_concurrent_trials if t else None,
+        trial_name_creator=lambda trial: f"{spec.name}_{trial.trial_id}",
+        trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
+    )
+    return tune.Tuner(
+        trainable,
+        param_space=search_space.param_space(jobs.resolved_dict(spec), t),
+        tune_config=tune_config,
+        run_config=run_config,
+    )
+
+
+def _metric_value(row: dict[str, Any], metric: str) -> float:
+    v = row.get(metric)
+    return float("nan") if v is None else float(v)
+
+
+def _best_trial(spec: jobs.JobSpec, last: dict[str, dict[str, Any]]) -> str | None:
+    if not last:
+        return None
+    metric = spec.tune.metric if spec.tune else (results.EPISODE_RETURN_MEAN if spec.is_rl else "val_loss")
+    mode = spec.tune.mode if spec.tune else ("max" if spec.is_rl else "min")
+    scored = [(tid, _metric_value(row, metric)) for tid, row in last.items()]
+    scored = [(tid, v) for tid, v in scored if not math.isnan(v)] or scored
+    return (max if mode == "max" else min)(scored, key=lambda x: x[1])[0]
+
+
+def _trial_rows(result_grid: Any, last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for res in result_grid:
+        tid = (res.metrics or {}).get("trial_id") or Path(res.path).name.removeprefix("trial_")
+        row: dict[str, Any] = {results.TRIAL_ID: tid}
+        for path, value in (res.config or {}).get("overrides", {}).items():
+            row[f"config.{path}"] = value
+        row.update(last.get(tid, {}))
+        row[results.TRIAL_ID] = tid
+        row["status"] = "error" if res.error else "ok"
+        row["error"] = str(res.error).splitlines()[0][:500] if res.error else None
+        rows.append(row)
+    return rows
+
+
+def _error_message(error: BaseException) -> str:
+    text = str(error)
+    for marker in ("NonFiniteLossError", "TrainingError", "SpecError", "UserError"):
+        if marker in text:
+            tail = text[text.rindex(marker):]
+            return tail.split(":", 1)[1].strip().splitlines()[0]
+    return text.strip().splitlines()[-1] if text.strip() else repr(error)
+
+
+def run_job(
+    spec: jobs.JobSpec,
+    raw: dict[str, Any],
+    *,
+    job_file: str | None = None,
+    output_root: str | Path = "runs",
+    address: str | None = None,
+    resume_dir: str | Path | None = None,
+    dashboard: bool = False,
+    stream=sys.stdout,
+) -> RunOutcome:
+    """Run a validated job to completion (or Ctrl-C); always leaves a consistent run dir."""
+    address = cluster.target_address(address)
+    if not address:
+        cluster.check_fits(spec, job_file, None)
+    t_start = time.perf_counter()
+    startup_s = cluster.connect(address, dashboard=dashboard)
+    if address:
+        cluster.check_fits(spec, job_file, address)
+    if resume_dir:
+        run_dir = Path(resume_dir).resolve()
+    else:
+        run_dir = results.new_run_dir(output_root, spec.name)
+        _write_inputs(run_dir, job_file, raw, spec)
+    sweep = spec.tune is not None
+    recorder = RunRecorder(run_dir, sweep=sweep, stream=stream)
+    tuner = _tuner(spec, run_dir, recorder, resume=bool(resume_dir))
+    status, error_text = "completed", None
+    t_train = time.perf_counter()
+    try:
+        grid = tuner.fit()
+    except KeyboardInterrupt:
+        grid, status = None, "interrupted"
+    train_s = time.perf_counter() - t_train
+    recorder.metrics.flush()
+    if grid is not None:
+        errors = [r.error for r in grid if r.error]
+        if errors and len(errors) == len(grid):
+            status, error_text = "failed", _error_message(errors[0])
+    best = _best_trial(spec, recorder.last_result)
+    _finalise_checkpoints(run_dir, sweep, best)
+    if sweep and grid is not None:
+        results.write_trials(run_dir, _trial_rows(grid, recorder.last_result))
+    final = recorder.last_result.get(best, {}) if best else {}
+    summary = {
+        "name": spec.name,
+        "kind": "rl" if spec.is_rl else "dl",
+        "algorithm": spec.algorithm,
+        "model": spec.model,
+        "backend": spec.backend,
+        "seed": spec.seed,
+        "status": status,
+        "error": error_text,
+        "stop_reason": final.get("stop_reason") or ("interrupted" if status == "interrupted" else None),
+        "final_metrics": {k: v for k, v in final.items() if k != "stop_reason"},
+        "best_trial": best,
+        "trials": len(recorder.last_result),
+        "startup_s": round(startup_s, 3),
+        "train_s": round(train_s, 3),
+        "wall_s": round(time.perf_counter() - t_start, 3),
+        "run_dir": str(run_dir),
+        "versions": results.versions(),
+        "git_sha": results.git_sha(),
+    }
+    results.write_json(run_dir / "summary.json", summary)
+    return RunOutcome(run_dir=run_dir, status=status, summary=summary)
+
+
+def _finalise_checkpoints(run_dir: Path, sweep: bool, best: str | None) -> None:
+    ckpts = run_dir / "checkpoints"
+    source = ckpts / (best if sweep and best else "latest")
+    if source.is_dir():
+        results.replace_dir(source, ckpts / "final")
+
+
+def final_checkpoint(run_dir: str | Path) -> Path:
+    """The checkpoint `eval` and `report` use: final/, else latest/."""
+    for name in ("final", "latest"):
+        p = Path(run_dir) / "checkpoints" / name
+        if p.is_dir():
+            return p
+    raise UserError(f"{run_dir}: no checkpoint found under checkpoints/ (did the run reach its first checkpoint?)")
+
+
+def load_run_spec(run_dir: str | Path) -> tuple[jobs.JobSpec, dict[str, Any]]:
+    path = Path(run_dir) / "spec.yaml"
+    if not path.is_file():
+        raise UserError(f"{run_dir}: not a run directory (no spec.yaml)")
+    return jobs.load_job(path)
+

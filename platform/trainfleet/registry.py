@@ -1,0 +1,116 @@
+"""Names a job may use -> lazily imported builders.
+
+Every algorithm, model and dataset is registered here by a stable name with the import
+path of its implementation, so `trainfleet list`, `--help` and spec validation never import
+torch or Ray for entries the job does not use. A miss lists the close match and the command
+that shows every valid name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from trainfleet.errors import SpecError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered implementation: where it lives and what it is for."""
+
+    name: str
+    target: str  # "module.path:Attribute"
+    summary: str
+    family: str = ""
+    backend: str = "native"
+
+    def load(self) -> Any:
+        module_name, attr = self.target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+def _entries(*entries: Entry) -> dict[tuple[str, str], Entry]:
+    return {(e.name, e.backend): e for e in entries}
+
+
+_TAB = "trainfleet.rl.tabular"
+_DEEP = "trainfleet.rl.deep"
+
+ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
+    # Unit 1: planning with a known model
+    Entry("value_iteration", f"{_TAB}.dynamic_programming:ValueIteration", "Bellman optimality sweeps over the full model", "tabular/dp"),
+    Entry("policy_iteration", f"{_TAB}.dynamic_programming:PolicyIteration", "exact policy evaluation + greedy improvement", "tabular/dp"),
+    # Unit 1: learning from experience
+    Entry("mc_prediction", f"{_TAB}.monte_carlo:MonteCarloPrediction", "first-visit Monte Carlo evaluation of a fixed policy", "tabular/mc"),
+    Entry("mc_control", f"{_TAB}.monte_carlo:MonteCarloControl", "on-policy first-visit MC control (epsilon-soft or exploring starts)", "tabular/mc"),
+    Entry("td0_prediction", f"{_TAB}.td_prediction:TD0Prediction", "TD(0) evaluation of a fixed policy", "tabular/td"),
+    Entry("sarsa", f"{_TAB}.td_control:Sarsa", "on-policy TD control", "tabular/td"),
+    Entry("expected_sarsa", f"{_TAB}.td_control:ExpectedSarsa", "TD control on the expected next action value", "tabular/td"),
+    Entry("q_learning", f"{_TAB}.td_control:QLearning", "off-policy TD control", "tabular/td"),
+    Entry("dyna_q", f"{_TAB}.dyna_q:DynaQ", "Q-learning plus planning on a learned model", "tabular/model-based"),
+    # RLlib backend: what RLlib maintains
+    Entry("ppo", "trainfleet.rl.rllib:RLlibAlgorithm", "RLlib PPO", "rllib", backend="rllib"),
+)
+
+MODELS: dict[str, Entry] = {}
+DATASETS: dict[str, Entry] = {}
+
+
+def algorithm(name: str, backend: str = "native", *, path: str = "algorithm", file: str | None = None) -> Entry:
+    """The entry for `name` on `backend`, or a SpecError naming the valid choices."""
+    entry = ALGORITHMS.get((name, backend))
+    if entry is not None:
+        return entry
+    names = sorted({n for n, b in ALGORITHMS if b == backend})
+    other = [b for n, b in ALGORITHMS if n == name]
+    if other:
+        hint = f"; {name!r} exists for backend {other[0]!r}"
+    else:
+        hint = did_you_mean(name, names)
+    raise SpecError(
+        f"unknown algorithm {name!r} for backend {backend!r}{hint}. "
+        f"Run `trainfleet list algorithms` to see all.",
+        file=file,
+        path=path,
+    )
+
+
+def named(table: dict[str, Entry], kind: str, name: str, *, path: str, file: str | None = None) -> Entry:
+    """Look a model or dataset up by name with the same friendly miss as algorithms."""
+    if name in table:
+        return table[name]
+    raise SpecError(
+        f"unknown {kind} {name!r}{did_you_mean(name, table)}. Run `trainfleet list {kind}s` to see all.",
+        file=file,
+        path=path,
+    )
+
+
+def register_envs() -> None:
+    """Register trainfleet's own gymnasium envs (idempotent)."""
+    importlib.import_module("trainfleet.rl.envs")
+
+
+def env_ids() -> list[str]:
+    """Every environment id a job may name: gymnasium's, ours and, if installed, Atari's."""
+    import gymnasium
+
+    register_envs()
+    try:
+        import ale_py
+
+        gymnasium.register_envs(ale_py)
+    except ImportError:
+        pass
+    return sorted(gymnasium.envs.registry)
+
+
+def check_env_id(env_id: str, *, path: str = "env.id", file: str | None = None) -> None:
+    ids = env_ids()
+    if env_id not in ids:
+        raise SpecError(
+            f"unknown environment {env_id!r}{did_you_mean(env_id, ids)}. Run `trainfleet list envs` to see all.",
+            file=file,
+            path=path,
+        )

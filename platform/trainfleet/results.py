@@ -1,0 +1,161 @@
+"""The run directory and the one metric vocabulary shared by every backend.
+
+    RUN_DIR/
+      job.yaml          the YAML as submitted
+      spec.yaml         the resolved spec (defaults filled, overrides applied)
+      command.txt       the command line
+      metrics.parquet   one row per (trial, iteration)
+      trials.parquet    sweeps: one row per trial (its config and final metrics)
+      summary.json      final metrics, stop reason, versions, seed, git SHA
+      checkpoints/      latest/ and final/ checkpoint of the (best) trial
+      tune/             Tune's own experiment directory (TensorBoard files, resume state)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# Metric names: the columns of metrics.parquet, the keys of `stop:`, what Tune,
+# TensorBoard and Prometheus show. Plain identifiers only.
+ITERATION = "iteration"
+ENV_STEPS = "env_steps"
+TIME_S = "time_s"
+ENV_STEPS_PER_S = "env_steps_per_s"
+EPISODES = "episodes"
+EPISODE_RETURN_MEAN = "episode_return_mean"
+EPISODE_LEN_MEAN = "episode_len_mean"
+EVAL_RETURN_MEAN = "eval_return_mean"
+EPOCH = "epoch"
+TRAIN_LOSS = "train_loss"
+VAL_LOSS = "val_loss"
+TRIAL_ID = "trial_id"
+
+REQUIRED_RL_COLUMNS = (ITERATION, ENV_STEPS, TIME_S, EPISODE_RETURN_MEAN)
+
+
+def loss_key(term: str) -> str:
+    """`loss_<term>`: e.g. loss_policy, loss_value, loss_entropy."""
+    return f"loss_{term}"
+
+
+def new_run_dir(output_root: str | Path, name: str) -> Path:
+    """A fresh run directory under the output root: NAME-YYYYmmdd-HHMMSS[-n]."""
+    root = Path(output_root).expanduser().resolve()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = root / f"{name}-{stamp}"
+    candidate, n = base, 1
+    while candidate.exists():
+        candidate = Path(f"{base}-{n}")
+        n += 1
+    candidate.mkdir(parents=True)
+    (candidate / "checkpoints").mkdir()
+    return candidate
+
+
+def inside(root: str | Path, path: str | Path) -> bool:
+    """True when `path` resolves within `root` (a run dir may never escape the output root)."""
+    root_r, path_r = Path(root).resolve(), Path(path).resolve()
+    return path_r == root_r or root_r in path_r.parents
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    return value
+
+
+class MetricsTable:
+    """Rows keyed by (trial_id, iteration); a resumed run overwrites replayed iterations.
+
+    So after a crash and `--resume`, metrics.parquet holds every iteration exactly once.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: dict[tuple[str, int], dict[str, Any]] = {}
+        if path.exists():
+            for row in pq.read_table(path).to_pylist():
+                self.rows[(row.get(TRIAL_ID, ""), int(row[ITERATION]))] = row
+
+    def add(self, trial_id: str, row: dict[str, Any]) -> None:
+        clean = {k: _clean(v) for k, v in row.items() if isinstance(v, (int, float, str, bool)) or v is None}
+        clean[TRIAL_ID] = trial_id
+        self.rows[(trial_id, int(clean[ITERATION]))] = clean
+
+    def table(self) -> pa.Table:
+        rows = [self.rows[k] for k in sorted(self.rows)]
+        columns: dict[str, None] = {}
+        for row in rows:
+            columns.update(dict.fromkeys(row))
+        order = [TRIAL_ID, ITERATION] + [c for c in columns if c not in (TRIAL_ID, ITERATION)]
+        return pa.Table.from_pylist([{c: r.get(c) for c in order} for r in rows])
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        tmp = self.path.with_suffix(".parquet.tmp")
+        pq.write_table(self.table(), tmp)
+        os.replace(tmp, self.path)
+
+
+def write_trials(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
+    path = run_dir / "trials.parquet"
+    pq.write_table(pa.Table.from_pylist([{k: _clean(v) for k, v in r.items()} for r in rows]), path)
+    return path
+
+
+def read_metrics(run_dir: str | Path) -> pa.Table:
+    return pq.read_table(Path(run_dir) / "metrics.parquet")
+
+
+def versions() -> dict[str, str]:
+    """Versions of what produced the run (recorded in summary.json)."""
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("trainfleet", "ray", "torch", "gymnasium", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_sha() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str, allow_nan=True))
+    os.replace(tmp, path)
+
+
+def read_summary(run_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / "summary.json").read_text())
+
+
+def replace_dir(src: str | Path, dst: Path) -> None:
+    """Copy a checkpoint directory into place atomically enough: copy aside, then swap."""
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    shutil.rmtree(dst, ignore_errors=True)
+    os.replace(tmp, dst)

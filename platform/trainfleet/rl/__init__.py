@@ -1,0 +1,1 @@
+"""Reinforcement learning: environments, shared machinery, tabular and deep algorithms."""

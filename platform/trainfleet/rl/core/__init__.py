@@ -1,0 +1,1 @@
+"""Machinery every RL algorithm shares: the Algorithm contract, checkpoints, envs, buffers, networks."""

@@ -1,0 +1,65 @@
+"""The contract between an RL algorithm and the platform.
+
+An algorithm is a class with a typed `Hparams` model and four methods. The platform
+(`launch/`) drives it one iteration at a time, checkpoints it, and evaluates it; the
+algorithm never touches Tune, the run directory or the CLI.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+
+class Hparams(BaseModel):
+    """Base for algorithm hyperparameters: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class RunContext:
+    """What an algorithm is built from: the validated parts of the job spec."""
+
+    env_id: str
+    env_kwargs: dict[str, Any]
+    num_envs: int
+    hparams: Any
+    seed: int
+    resources: Any = None  # trainfleet.jobs.Resources
+
+
+class Algorithm(ABC):
+    """One trainable agent. Subclasses set `Hparams` and implement the abstract methods."""
+
+    Hparams: ClassVar[type[Hparams]] = Hparams
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.hp = ctx.hparams
+
+    @abstractmethod
+    def train_iteration(self) -> dict[str, float]:
+        """Run one iteration; return metrics (at least env_steps, episode_return_mean).
+
+        May include `done: True` when the algorithm has converged (e.g. value iteration).
+        """
+
+    @abstractmethod
+    def get_state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: weights, optimiser, counters, RNG states."""
+
+    @abstractmethod
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Inverse of get_state."""
+
+    @abstractmethod
+    def act(self, obs: Any) -> Any:
+        """The greedy/deterministic action for one observation (used by eval)."""
+
+    def close(self) -> None:
+        """Release envs and actors."""

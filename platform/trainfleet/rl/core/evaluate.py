@@ -1,0 +1,40 @@
+"""Greedy-policy evaluation on a fresh environment (what `trainfleet eval` runs for RL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from trainfleet.rl.core.envs import make_env
+
+
+def evaluate_policy(
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    act: Callable[[Any], Any],
+    episodes: int,
+    seed: int = 10_000,
+    max_steps: int = 100_000,
+    record_frames: bool = False,
+) -> tuple[list[float], list[np.ndarray]]:
+    """Returns per-episode returns (and the first episode's frames when asked)."""
+    env: gym.Env = make_env(env_id, env_kwargs, render_mode="rgb_array" if record_frames else None)
+    returns, frames = [], []
+    try:
+        for ep in range(episodes):
+            obs, _ = env.reset(seed=seed + ep)
+            total, steps, done = 0.0, 0, False
+            while not done and steps < max_steps:
+                if record_frames and ep == 0:
+                    frames.append(env.render())
+                obs, reward, terminated, truncated, _ = env.step(act(obs))
+                total += float(reward)
+                steps += 1
+                done = terminated or truncated
+            returns.append(total)
+    finally:
+        env.close()
+    return returns, frames

@@ -1,0 +1,1 @@
+"""gymnasium registrations of trainfleet's own environments (the notes' grid worlds)."""
