@@ -49,8 +49,21 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("expected_sarsa", f"{_TAB}.td_control:ExpectedSarsa", "TD control on the expected next action value", "tabular/td"),
     Entry("q_learning", f"{_TAB}.td_control:QLearning", "off-policy TD control", "tabular/td"),
     Entry("dyna_q", f"{_TAB}.dyna_q:DynaQ", "Q-learning plus planning on a learned model", "tabular/model-based"),
+    # Unit 1-2: deep model-free RL, one readable file each
+    Entry("reinforce", f"{_DEEP}.reinforce:Reinforce", "Monte Carlo policy gradient (optional value baseline)", "deep/on-policy"),
+    Entry("a2c", f"{_DEEP}.a2c:A2C", "synchronous advantage actor-critic", "deep/on-policy"),
+    Entry("a3c", f"{_DEEP}.a3c:A3C", "asynchronous advantage actor-critic (worker gradients applied in arrival order)", "deep/on-policy"),
+    Entry("ppo", f"{_DEEP}.ppo:PPO", "proximal policy optimisation (clipped objective, GAE)", "deep/on-policy"),
+    Entry("trpo", f"{_DEEP}.trpo:TRPO", "trust-region policy optimisation (conjugate gradient, line search)", "deep/on-policy"),
+    Entry("dqn", f"{_DEEP}.dqn:DQN", "deep Q-network; double, dueling and prioritized replay as switches", "deep/off-policy"),
+    Entry("ddpg", f"{_DEEP}.ddpg:DDPG", "deep deterministic policy gradient", "deep/off-policy"),
+    Entry("td3", f"{_DEEP}.td3:TD3", "twin delayed DDPG", "deep/off-policy"),
     # RLlib backend: what RLlib maintains
-    Entry("ppo", "trainfleet.rl.rllib:RLlibAlgorithm", "RLlib PPO", "rllib", backend="rllib"),
+    Entry("ppo", "trainfleet.rl.rllib:RLlibPPO", "RLlib PPO", "rllib", backend="rllib"),
+    Entry("dqn", "trainfleet.rl.rllib:RLlibDQN", "RLlib DQN (double/dueling/prioritized settings)", "rllib", backend="rllib"),
+    Entry("sac", "trainfleet.rl.rllib:RLlibSAC", "RLlib soft actor-critic", "rllib", backend="rllib"),
+    Entry("appo", "trainfleet.rl.rllib:RLlibAPPO", "RLlib asynchronous PPO", "rllib", backend="rllib"),
+    Entry("impala", "trainfleet.rl.rllib:RLlibIMPALA", "RLlib IMPALA (V-trace)", "rllib", backend="rllib"),
 )
 
 MODELS: dict[str, Entry] = {}
