@@ -33,3 +33,7 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' did you mean X?' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class NonFiniteLossError(TrainingError):
+    """A loss became NaN/inf: the run stops, and the last good checkpoint stays the final one."""

@@ -63,3 +63,12 @@ class Algorithm(ABC):
 
     def close(self) -> None:
         """Release envs and actors."""
+
+
+def ensure_finite(**losses: float) -> None:
+    """Stop training with a clear message when a loss term is NaN/inf (checkpoints stay good)."""
+    for name, value in losses.items():
+        if not np.isfinite(float(value)):
+            from trainfleet.errors import NonFiniteLossError
+
+            raise NonFiniteLossError(f"loss term {name!r} became {float(value)}; stopping (lower the learning rate?)")
