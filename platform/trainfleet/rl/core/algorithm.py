@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from trainfleet.errors import NonFiniteLossError
+
 
 class Hparams(BaseModel):
     """Base for algorithm hyperparameters: unknown keys are errors, not silently ignored."""
@@ -69,6 +71,4 @@ def ensure_finite(**losses: float) -> None:
     """Stop training with a clear message when a loss term is NaN/inf (checkpoints stay good)."""
     for name, value in losses.items():
         if not np.isfinite(float(value)):
-            from trainfleet.errors import NonFiniteLossError
-
             raise NonFiniteLossError(f"loss term {name!r} became {float(value)}; stopping (lower the learning rate?)")
