@@ -16,6 +16,7 @@ from typing import Any
 from ray import tune
 
 from trainfleet import jobs, results
+from trainfleet.launch import telemetry
 from trainfleet.launch.runner import build_runner, write_trial_spec
 
 PROGRESS_FILE = "progress.json"
@@ -66,6 +67,7 @@ def rl_trial(config: dict[str, Any]) -> None:
             steps_now = int(metrics.get(results.ENV_STEPS, env_steps))
             metrics[results.ENV_STEPS_PER_S] = (steps_now - env_steps) / max(elapsed, 1e-9)
             env_steps = steps_now
+            telemetry.record(spec.name, tune.get_context().get_trial_id(), metrics)
             reason = stop_reason(spec, metrics)
             if reason:
                 metrics["stop_reason"] = reason
