@@ -1,61 +1,74 @@
-"""TD control: SARSA, Expected SARSA and Q-learning (Sutton & Barto ch. 6).
+"""TD control: SARSA, Expected SARSA and Q-learning (notes L2083-2151; Sutton & Barto ch. 6).
 
-All three update Q(s,a) <- Q(s,a) + alpha [r + gamma * target(s') - Q(s,a)] after every
-step; they differ only in target(s'):
-  SARSA           Q(s', a')                        the next action actually taken (on-policy)
-  Expected SARSA  sum_a pi(a|s') Q(s', a)          expectation under the behaviour policy
-  Q-learning      max_a Q(s', a)                   the greedy policy (off-policy)
+All three update Q(s,a) <- Q(s,a) + alpha [r + gamma * target(s', a') - Q(s,a)] after every
+step and differ only in the target:
+  SARSA           Q(s', a')                     the next action actually taken (on-policy)
+  Expected SARSA  sum_a pi(a|s') Q(s', a)       expectation under the behaviour policy
+  Q-learning      max_a Q(s', a)                the greedy policy (off-policy)
 A terminal s' has target 0; a time-limit truncation bootstraps (the state is not terminal).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from trainfleet.rl.tabular.agent import TabularAgent
+from trainfleet.rl.tabular.agent import ControlAgent
+
+Target = Callable[[int, int], float]  # (next_state, next_action) -> value of s'
+Transition = Callable[[int, int, float, int, bool], None]  # (s, a, r, s', terminated)
 
 
-class _TDControl(TabularAgent):
-    def next_value(self, next_state: int, next_action: int) -> float:
-        raise NotImplementedError
+def td_control_episode(agent: ControlAgent, target: Target, after_update: Transition | None = None) -> tuple[float, int]:
+    """One episode of one-step TD control; `after_update` lets Dyna-Q learn its model and plan."""
+    hp, q = agent.hp, agent.q
+    state = agent.reset_env()
+    action = agent.behave(state)
+    total, length = 0.0, 0
+    while True:
+        next_state, reward, terminated, truncated, _ = agent.env.step(action)
+        next_state, reward = int(next_state), float(reward)
+        total += reward
+        length += 1
+        next_action = agent.behave(next_state)
+        # ---- the TD update ----
+        td_target = reward if terminated else reward + hp.gamma * target(next_state, next_action)
+        q[state, action] += hp.alpha * (td_target - q[state, action])
+        if after_update is not None:
+            after_update(state, action, reward, next_state, terminated)
+        if terminated or truncated:
+            break
+        state, action = next_state, next_action
+    agent.env_steps += length
+    return total, length
 
-    def run_episode(self) -> tuple[float, int]:
-        hp, q = self.hp, self.q
-        state = self.reset_env()
-        action = self.behave(state)
-        total, length = 0.0, 0
-        while True:
-            next_state, reward, terminated, truncated, _ = self.env.step(action)
-            next_state = int(next_state)
-            total += float(reward)
-            length += 1
-            next_action = self.behave(next_state)
-            target = reward if terminated else reward + hp.gamma * self.next_value(next_state, next_action)
-            q[state, action] += hp.alpha * (target - q[state, action])
-            if terminated or truncated:
-                break
-            state, action = next_state, next_action
-        self.env_steps += length
-        return total, length
 
-
-class Sarsa(_TDControl):
+class Sarsa(ControlAgent):
     """On-policy: learns the value of the epsilon-greedy policy it follows (the safe cliff path)."""
 
-    def next_value(self, next_state: int, next_action: int) -> float:
-        return self.q[next_state, next_action]
+    def run_episode(self) -> tuple[float, int]:
+        return td_control_episode(self, lambda s, a: self.q[s, a])
 
 
-class ExpectedSarsa(_TDControl):
-    """Lower-variance SARSA: the expectation over the behaviour policy replaces the sample."""
+class ExpectedSarsa(ControlAgent):
+    """Lower-variance SARSA: the expectation over the behaviour policy replaces the sampled a'."""
 
-    def next_value(self, next_state: int, next_action: int) -> float:
+    def expected_value(self, next_state: int, _next_action: int) -> float:
         row = self.q[next_state]
         return float(np.dot(self.explorer.probabilities(row), row))
 
+    def run_episode(self) -> tuple[float, int]:
+        return td_control_episode(self, self.expected_value)
 
-class QLearning(_TDControl):
+
+def max_target(q: np.ndarray) -> Target:
+    """Q-learning's target max_a Q(s', a), whatever action the agent takes next."""
+    return lambda s, _a: q[s].max()
+
+
+class QLearning(ControlAgent):
     """Off-policy: learns the greedy policy's value whatever it does (the optimal cliff-edge path)."""
 
-    def next_value(self, next_state: int, next_action: int) -> float:
-        return self.q[next_state].max()
+    def run_episode(self) -> tuple[float, int]:
+        return td_control_episode(self, max_target(self.q))
