@@ -52,6 +52,9 @@ class Stop(_Strict):
 class CheckpointSpec(_Strict):
     every: int = Field(10, ge=1, description="checkpoint every N iterations (and always at the end)")
     keep: int = Field(3, ge=1, description="checkpoints kept per trial")
+    max_failures: int = Field(
+        0, ge=0, description="times a failed trial restarts from its last checkpoint (a lost node, a killed process)"
+    )
 
 
 Domain = dict[Literal["grid", "choice", "uniform", "loguniform", "randint"], list[Any]]

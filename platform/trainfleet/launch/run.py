@@ -76,7 +76,7 @@ def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, resume: boo
         verbose=0,
         callbacks=[recorder],
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
-        failure_config=tune.FailureConfig(max_failures=0),
+        failure_config=tune.FailureConfig(max_failures=spec.checkpoint.max_failures),
     )
     if resume:
         return tune.Tuner.restore(
