@@ -11,17 +11,18 @@ from trainfleet.errors import SpecError, UserError
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from trainfleet import jobs
-    from trainfleet.launch.run import load_run_spec, run_job
+    from trainfleet import jobs, results
 
     if args.resume:
-        spec, raw = load_run_spec(args.resume)
+        spec, raw = results.load_run_spec(args.resume)
         job_file = None
     else:
         if not args.job:
             raise UserError("give a job file, or --resume RUN_DIR")
         spec, raw = jobs.load_job(args.job, jobs.parse_set_args(args.set))
         job_file = args.job
+    from trainfleet.launch.run import run_job  # imports Ray: only once the spec is known to be good
+
     outcome = run_job(
         spec, raw, job_file=job_file, output_root=args.output, address=args.address,
         resume_dir=args.resume, dashboard=args.dashboard,
@@ -43,9 +44,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from trainfleet import jobs
 
     failed = 0
+    overrides = jobs.parse_set_args(args.set)
     for path in args.jobs:
         try:
-            jobs.load_job(path)
+            jobs.load_job(path, overrides)
             print(f"ok: {path}")
         except SpecError as err:
             failed += 1
@@ -115,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check job files without running them")
     v.add_argument("jobs", nargs="+")
+    v.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="check with this override")
     v.set_defaults(func=_cmd_validate)
 
     ls = sub.add_parser("list", help="list algorithms, envs, models or datasets")

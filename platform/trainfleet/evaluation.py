@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from trainfleet.launch.run import final_checkpoint, load_run_spec
+from trainfleet.results import final_checkpoint, load_run_spec
 
 
 def evaluate_run(run_dir: str | Path, episodes: int = 10, gif: str | None = None) -> dict[str, Any]:

@@ -150,14 +150,63 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     hparams_model(spec, file=file)
     if spec.is_rl:
         registry.check_env_id(spec.env.id, file=file)
+        _check_env_kwargs(spec.env, file)
     else:
         from trainfleet.dl import specs as dl_specs
 
         dl_specs.check(spec, file=file)
     _check_resources(spec, file)
     if spec.tune is not None:
+        _check_tune(spec.tune, file)
         _check_space(spec, raw, file)
     return spec
+
+
+# Keywords gymnasium.make consumes itself rather than passing to the env constructor.
+_MAKE_KWARGS = ("max_episode_steps", "disable_env_checker", "render_mode")
+
+
+def _check_env_kwargs(env: EnvSpec, file: str | None) -> None:
+    """Unknown env.kwargs fail here, not minutes later inside a Ray worker."""
+    import inspect
+
+    import gymnasium
+
+    entry_point = gymnasium.spec(env.id).entry_point
+    try:
+        creator = gymnasium.envs.registration.load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+        params = inspect.signature(creator).parameters
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return  # not introspectable: gymnasium.make reports it at run time
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [n for n in params if n != "self"] + list(_MAKE_KWARGS)
+    for key in env.kwargs:
+        if key not in known:
+            raise SpecError(
+                f"{env.id} takes no keyword {key!r}{did_you_mean(key, known)} (it takes: {', '.join(known)})",
+                file=file,
+                path=f"env.kwargs.{key}",
+            )
+
+
+def _check_tune(t: TuneSpec, file: str | None) -> None:
+    """Scheduler/searcher combinations Tune would only reject after Ray has started."""
+    if t.searcher == "optuna":
+        if not t.space:
+            raise SpecError("the Optuna searcher needs a non-empty tune.space", file=file, path="tune.searcher")
+        grid = [k for k, d in t.space.items() if "grid" in d]
+        if grid:
+            raise SpecError(
+                "Optuna picks its own points and cannot take a grid; use `choice` instead "
+                "(or drop `searcher: optuna`)",
+                file=file,
+                path=f"tune.space.{grid[0]}",
+            )
+        if t.scheduler == "pbt":
+            raise SpecError("PBT cannot be combined with a searcher; drop `searcher: optuna`", file=file, path="tune.searcher")
+    if t.scheduler == "pbt" and not t.space:
+        raise SpecError("PBT needs a tune.space to mutate", file=file, path="tune.scheduler")
 
 
 def hparams_model(spec: JobSpec, *, file: str | None = None) -> BaseModel:

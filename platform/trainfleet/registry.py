@@ -75,6 +75,8 @@ def algorithm(name: str, backend: str = "native", *, path: str = "algorithm", fi
     entry = ALGORITHMS.get((name, backend))
     if entry is not None:
         return entry
+    if ":" in name and backend == "native":
+        return _import_path_entry(name, path=path, file=file)
     names = sorted({n for n, b in ALGORITHMS if b == backend})
     other = [b for n, b in ALGORITHMS if n == name]
     if other:
@@ -82,11 +84,31 @@ def algorithm(name: str, backend: str = "native", *, path: str = "algorithm", fi
     else:
         hint = did_you_mean(name, names)
     raise SpecError(
-        f"unknown algorithm {name!r} for backend {backend!r}{hint}. "
-        f"Run `trainfleet list algorithms` to see all.",
+        f"unknown algorithm {name!r} for backend {backend!r}{_end(hint)} Run `trainfleet list algorithms` "
+        "to see all, or name your own as `package.module:Class`.",
         file=file,
         path=path,
     )
+
+
+def _end(hint: str) -> str:
+    """Close a sentence that may end in a did-you-mean question."""
+    return hint if hint.endswith("?") else hint + "."
+
+
+def _import_path_entry(target: str, *, path: str, file: str | None) -> Entry:
+    """A user's own Algorithm subclass named `package.module:Class` (importable on every Ray worker:
+    installed, on PYTHONPATH, or inside a submitted job's working_dir)."""
+    from trainfleet.rl.core.algorithm import Algorithm
+
+    entry = Entry(target, target, "user algorithm", "user")
+    try:
+        cls = entry.load()
+    except (ImportError, AttributeError, ValueError) as err:
+        raise SpecError(f"cannot import algorithm {target!r}: {err}", file=file, path=path) from None
+    if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
+        raise SpecError(f"{target!r} is not a trainfleet Algorithm subclass", file=file, path=path)
+    return entry
 
 
 def named(table: dict[str, Entry], kind: str, name: str, *, path: str, file: str | None = None) -> Entry:
@@ -94,7 +116,7 @@ def named(table: dict[str, Entry], kind: str, name: str, *, path: str, file: str
     if name in table:
         return table[name]
     raise SpecError(
-        f"unknown {kind} {name!r}{did_you_mean(name, table)}. Run `trainfleet list {kind}s` to see all.",
+        f"unknown {kind} {name!r}{_end(did_you_mean(name, table))} Run `trainfleet list {kind}s` to see all.",
         file=file,
         path=path,
     )
@@ -123,7 +145,7 @@ def check_env_id(env_id: str, *, path: str = "env.id", file: str | None = None) 
     ids = env_ids()
     if env_id not in ids:
         raise SpecError(
-            f"unknown environment {env_id!r}{did_you_mean(env_id, ids)}. Run `trainfleet list envs` to see all.",
+            f"unknown environment {env_id!r}{_end(did_you_mean(env_id, ids))} Run `trainfleet list envs` to see all.",
             file=file,
             path=path,
         )

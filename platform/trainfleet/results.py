@@ -21,10 +21,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from trainfleet.errors import UserError
+
+if TYPE_CHECKING:
+    from trainfleet.jobs import JobSpec
 
 # Metric names: the columns of metrics.parquet, the keys of `stop:`, what Tune,
 # TensorBoard and Prometheus show. Plain identifiers only.
@@ -159,3 +164,22 @@ def replace_dir(src: str | Path, dst: Path) -> None:
     shutil.copytree(src, tmp)
     shutil.rmtree(dst, ignore_errors=True)
     os.replace(tmp, dst)
+
+
+def final_checkpoint(run_dir: str | Path) -> Path:
+    """The checkpoint `eval` and `report` use: final/, else latest/."""
+    for name in ("final", "latest"):
+        p = Path(run_dir) / "checkpoints" / name
+        if p.is_dir():
+            return p
+    raise UserError(f"{run_dir}: no checkpoint found under checkpoints/ (did the run reach its first checkpoint?)")
+
+
+def load_run_spec(run_dir: str | Path) -> tuple["JobSpec", dict[str, Any]]:
+    path = Path(run_dir) / "spec.yaml"
+    if not path.is_file():
+        raise UserError(f"{run_dir}: not a run directory (no spec.yaml)")
+    from trainfleet import jobs
+
+    return jobs.load_job(path)
+

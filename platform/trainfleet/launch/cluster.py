@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import time
@@ -15,15 +16,17 @@ def target_address(address: str | None) -> str | None:
 
 
 def local_capacity() -> tuple[float, float]:
-    """(cpus, gpus) an embedded Ray would have on this machine."""
-    gpus = 0.0
-    try:
-        import torch
+    """(cpus, gpus) an embedded Ray would have on this machine, without importing torch or Ray.
 
-        gpus = float(torch.cuda.device_count())
-    except ImportError:
-        pass
-    return float(os.cpu_count() or 1), gpus
+    GPUs are counted from the NVIDIA driver's /proc entries (what Ray's own detection sees),
+    limited by CUDA_VISIBLE_DEVICES when that is set.
+    """
+    cpus = float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    gpus = len(glob.glob("/proc/driver/nvidia/gpus/*"))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        gpus = min(gpus, len([d for d in visible.split(",") if d.strip()]))
+    return cpus, float(gpus)
 
 
 def connect(address: str | None, *, dashboard: bool = False) -> float:

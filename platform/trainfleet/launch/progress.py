@@ -53,7 +53,12 @@ class RunRecorder(tune.Callback):
         self.stream = stream
         self.metrics = results.MetricsTable(run_dir / "metrics.parquet")
         self.last_result: dict[str, dict[str, Any]] = {}
+        self.running: set[str] = set()
+        self.unfinished: list[str] = []  # trials a Ctrl-C cut short (or never started)
         self._last_flush = 0.0
+
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self.running.add(trial.trial_id)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         row = {k: v for k, v in result.items() if k in _KEEP or k not in _TUNE_FIELDS}
@@ -73,12 +78,16 @@ class RunRecorder(tune.Callback):
             results.replace_dir(d, dest)
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self.running.discard(trial.trial_id)
         self.metrics.flush()
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self.running.discard(trial.trial_id)
         self.metrics.flush()
 
     def on_experiment_end(self, trials, **info) -> None:
+        # Tune marks trials it stops at the end TERMINATED without on_trial_complete: still running here.
+        self.unfinished = sorted(self.running | {t.trial_id for t in trials if t.status in ("PENDING", "PAUSED")})
         self.metrics.flush()
 
 

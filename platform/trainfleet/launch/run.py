@@ -8,14 +8,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from trainfleet import jobs, results
-from trainfleet.errors import UserError
-from trainfleet.launch import cluster, search_space
-from trainfleet.launch.progress import RunRecorder
+from trainfleet.launch import cluster
+
+if TYPE_CHECKING:
+    from trainfleet.launch.progress import RunRecorder
 
 
 @dataclass
@@ -67,6 +68,8 @@ def _write_inputs(run_dir: Path, job_file: str | None, raw: dict[str, Any], spec
 def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, resume: bool) -> Any:
     from ray import tune
 
+    from trainfleet.launch import search_space
+
     t = spec.tune
     trainable = trainable_for(spec)
     time_attr = "training_iteration"
@@ -79,9 +82,13 @@ def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, resume: boo
         failure_config=tune.FailureConfig(max_failures=spec.checkpoint.max_failures),
     )
     if resume:
-        return tune.Tuner.restore(
+        tuner = tune.Tuner.restore(
             str(run_dir / "tune"), trainable=trainable, resume_unfinished=True, resume_errored=True
         )
+        # The restored run config carries a pickled copy of the old recorder; this session's
+        # recorder must be the one that sees the results (Tuner.restore takes no run_config).
+        tuner._local_tuner.get_run_config().callbacks = [recorder]
+        return tuner
     tune_config = tune.TuneConfig(
         metric=t.metric if t else None,
         mode=t.mode if t else None,
@@ -131,12 +138,15 @@ def _trial_rows(result_grid: Any, last: dict[str, dict[str, Any]]) -> list[dict[
 
 
 def _error_message(error: BaseException) -> str:
-    text = str(error)
-    for marker in ("NonFiniteLossError", "TrainingError", "SpecError", "UserError"):
-        if marker in text:
-            tail = text[text.rindex(marker):]
-            return tail.split(":", 1)[1].strip().splitlines()[0]
-    return text.strip().splitlines()[-1] if text.strip() else repr(error)
+    """One line for a failed trial: our own errors verbatim, anything else as `Type: first line`."""
+    cause = getattr(error, "cause", None) or error
+    from trainfleet.errors import TrainingError, UserError
+
+    if isinstance(cause, (TrainingError, UserError)):
+        return str(cause).strip().splitlines()[0]
+    text = str(cause).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
 
 
 def run_job(
@@ -150,7 +160,11 @@ def run_job(
     dashboard: bool = False,
     stream=sys.stdout,
 ) -> RunOutcome:
-    """Run a validated job to completion (or Ctrl-C); always leaves a consistent run dir."""
+    """Run a validated job to completion (or Ctrl-C); always leaves a consistent run dir.
+
+    Ctrl-C is Tune's: the first SIGINT stops the trials and saves the experiment state,
+    so `--resume RUN_DIR` continues from each trial's last checkpoint.
+    """
     address = cluster.target_address(address)
     if not address:
         cluster.check_fits(spec, job_file, None)
@@ -158,29 +172,33 @@ def run_job(
     startup_s = cluster.connect(address, dashboard=dashboard)
     if address:
         cluster.check_fits(spec, job_file, address)
-    if resume_dir:
-        run_dir = Path(resume_dir).resolve()
-    else:
-        run_dir = results.new_run_dir(output_root, spec.name)
-        _write_inputs(run_dir, job_file, raw, spec)
+    from trainfleet.launch.progress import RunRecorder
+
+    fresh = not resume_dir
+    run_dir = results.new_run_dir(output_root, spec.name) if fresh else Path(resume_dir).resolve()
     sweep = spec.tune is not None
-    recorder = RunRecorder(run_dir, sweep=sweep, stream=stream)
-    tuner = _tuner(spec, run_dir, recorder, resume=bool(resume_dir))
-    status, error_text = "completed", None
-    t_train = time.perf_counter()
     try:
-        grid = tuner.fit()
-    except KeyboardInterrupt:
-        grid, status = None, "interrupted"
+        if fresh:
+            _write_inputs(run_dir, job_file, raw, spec)
+        recorder = RunRecorder(run_dir, sweep=sweep, stream=stream)
+        tuner = _tuner(spec, run_dir, recorder, resume=not fresh)
+    except BaseException:
+        if fresh:  # nothing ran: leave no half-made run directory behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    t_train = time.perf_counter()
+    grid = tuner.fit()
     train_s = time.perf_counter() - t_train
     recorder.metrics.flush()
-    if grid is not None:
-        errors = [r.error for r in grid if r.error]
-        if errors and len(errors) == len(grid):
-            status, error_text = "failed", _error_message(errors[0])
+    status, error_text = "completed", None
+    errors = [r.error for r in grid if r.error]
+    if errors and len(errors) == len(grid):
+        status, error_text = "failed", _error_message(errors[0])
+    elif recorder.unfinished:
+        status = "interrupted"
     best = _best_trial(spec, recorder.last_result)
     _finalise_checkpoints(run_dir, sweep, best)
-    if sweep and grid is not None:
+    if sweep:
         results.write_trials(run_dir, _trial_rows(grid, recorder.last_result))
     final = recorder.last_result.get(best, {}) if best else {}
     summary = {
@@ -192,10 +210,10 @@ def run_job(
         "seed": spec.seed,
         "status": status,
         "error": error_text,
-        "stop_reason": final.get("stop_reason") or ("interrupted" if status == "interrupted" else None),
+        "stop_reason": "interrupted" if status == "interrupted" else final.get("stop_reason"),
         "final_metrics": {k: v for k, v in final.items() if k != "stop_reason"},
         "best_trial": best,
-        "trials": len(recorder.last_result),
+        "trials": len(grid),
         "startup_s": round(startup_s, 3),
         "train_s": round(train_s, 3),
         "wall_s": round(time.perf_counter() - t_start, 3),
@@ -212,20 +230,3 @@ def _finalise_checkpoints(run_dir: Path, sweep: bool, best: str | None) -> None:
     source = ckpts / (best if sweep and best else "latest")
     if source.is_dir():
         results.replace_dir(source, ckpts / "final")
-
-
-def final_checkpoint(run_dir: str | Path) -> Path:
-    """The checkpoint `eval` and `report` use: final/, else latest/."""
-    for name in ("final", "latest"):
-        p = Path(run_dir) / "checkpoints" / name
-        if p.is_dir():
-            return p
-    raise UserError(f"{run_dir}: no checkpoint found under checkpoints/ (did the run reach its first checkpoint?)")
-
-
-def load_run_spec(run_dir: str | Path) -> tuple[jobs.JobSpec, dict[str, Any]]:
-    path = Path(run_dir) / "spec.yaml"
-    if not path.is_file():
-        raise UserError(f"{run_dir}: not a run directory (no spec.yaml)")
-    return jobs.load_job(path)
-
