@@ -90,6 +90,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_export(args: argparse.Namespace) -> int:
+    from trainfleet.dl.data.source import export
+
+    print(export(args.name, args.dir))
+    return 0
+
+
 def _cmd_submit(args: argparse.Namespace) -> int:
     from trainfleet.launch import submit
 
@@ -135,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="write learning-curve PNGs into the run directory")
     rp.add_argument("run_dir")
     rp.set_defaults(func=_cmd_report)
+
+    d = sub.add_parser("data", help="built-in datasets: export to Parquet")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    dx = dsub.add_parser("export", help="write a built-in dataset to DIR/NAME.parquet (local path or URI)")
+    dx.add_argument("name")
+    dx.add_argument("dir")
+    dx.set_defaults(func=_cmd_data_export)
 
     s = sub.add_parser("submit", help="submit a job to a Ray cluster through the Jobs API")
     s.add_argument("job")

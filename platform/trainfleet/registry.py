@@ -66,8 +66,40 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("impala", "trainfleet.rl.rllib:RLlibIMPALA", "RLlib IMPALA (V-trace)", "rllib", backend="rllib"),
 )
 
-MODELS: dict[str, Entry] = {}
-DATASETS: dict[str, Entry] = {}
+_DLM = "trainfleet.dl.models"
+_DLD = "trainfleet.dl.data.builtin"
+
+
+def _named(*entries: Entry) -> dict[str, Entry]:
+    return {e.name: e for e in entries}
+
+
+# Unit 3: deep learning models (family = the default task: what `trainfleet list models` shows)
+MODELS: dict[str, Entry] = _named(
+    Entry("perceptron", f"{_DLM}.perceptron:Perceptron", "Rosenblatt perceptron: step activation, perceptron learning rule", "classify"),
+    Entry("mlp", f"{_DLM}.mlp:MLP", "multilayer / deep feed-forward network (depth, width, activation, dropout, batchnorm)", "classify"),
+    Entry("cnn", f"{_DLM}.cnn:CNN", "convolutional network; defaults = the notes' Keras CNN (3,938,570 params on 64x64x3)", "classify"),
+    Entry("rnn", f"{_DLM}.rnn:SimpleRNN", "simple (Elman) RNN sequence classifier", "classify"),
+    Entry("deep_rnn", f"{_DLM}.rnn:DeepRNN", "stacked RNN sequence classifier", "classify"),
+    Entry("lstm", f"{_DLM}.rnn:LSTM", "LSTM sequence classifier", "classify"),
+    Entry("gru", f"{_DLM}.rnn:GRU", "GRU sequence classifier", "classify"),
+    Entry("autoencoder", f"{_DLM}.autoencoder:Autoencoder", "dense autoencoder (bottleneck code)", "reconstruct"),
+    Entry("denoising_autoencoder", f"{_DLM}.autoencoder:DenoisingAutoencoder", "dense autoencoder trained on noisy inputs", "reconstruct"),
+    Entry("conv_autoencoder", f"{_DLM}.autoencoder:ConvAutoencoder", "convolutional autoencoder", "reconstruct"),
+    Entry("gan", f"{_DLM}.gan:GAN", "the notes' MLP GAN (G 256-512-1024, D 512-256), label smoothing", "generate"),
+    Entry("dcgan", f"{_DLM}.gan:DCGAN", "deep convolutional GAN", "generate"),
+    Entry("transfer", f"{_DLM}.transfer:Transfer", "pre-trained body from another run or weights file, new head, freeze/unfreeze top k", "classify"),
+)
+DATASETS: dict[str, Entry] = _named(
+    Entry("digits", f"{_DLD}:digits", "scikit-learn's 1,797 8x8 handwritten digits (real data), 10 classes"),
+    Entry("digits-sequences", f"{_DLD}:digits_sequences", "the digits read row by row: 8 steps x 8 features"),
+    Entry("digits-0to4", f"{_DLD}:digits_0to4", "digits 0-4 (transfer learning: pre-training task)"),
+    Entry("digits-5to9", f"{_DLD}:digits_5to9", "digits 5-9 relabelled 0-4 (transfer learning: target task)"),
+    Entry("linear-2d", f"{_DLD}:linear_2d", "two linearly separable Gaussian blobs (seed 0)"),
+    Entry("xor-2d", f"{_DLD}:xor_2d", "XOR of the unit square's corners with jitter (seed 0)"),
+    Entry("moons-2d", f"{_DLD}:moons_2d", "scikit-learn two moons, noise 0.15 (seed 0)"),
+    Entry("sine-regression", f"{_DLD}:sine_regression", "y = sin(x) + noise on [-3, 3] (seed 0)"),
+)
 
 
 def algorithm(name: str, backend: str = "native", *, path: str = "algorithm", file: str | None = None) -> Entry:

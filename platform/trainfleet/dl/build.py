@@ -1,0 +1,26 @@
+"""Job spec -> (task, typed hparams, model): the one place models are constructed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from trainfleet import jobs, registry
+from trainfleet.dl import tasks
+from trainfleet.dl.data.source import DataInfo
+
+
+def model_class(name: str) -> Any:
+    return registry.MODELS[name].load()
+
+
+def hparams(spec: jobs.JobSpec) -> Any:
+    return model_class(spec.model).Hparams.model_validate(spec.hparams)
+
+
+def build(spec: jobs.JobSpec, info: DataInfo) -> tuple[tasks.Task, Any, nn.Module]:
+    task = tasks.get(spec.task)
+    hp = hparams(spec)
+    model = model_class(spec.model)(hp, info, task.out_dim(info, hp))
+    return task, hp, model

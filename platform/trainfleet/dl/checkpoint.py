@@ -1,0 +1,56 @@
+"""A DL checkpoint directory: everything `resume`, `trainfleet eval` and transfer learning need.
+
+    state.pt          model, optimisers, epoch, time, RNG states (torch.save of plain data,
+                      loaded with weights_only=True)
+    trial_spec.json   the trial's resolved job spec (launch.runner.SPEC_FILE)
+    data_info.json    sample shape, classes, feature and label columns
+    split.json        the seed-fixed train/val split (rows held out)
+    samples.png ...   task artifacts (a GAN's sample grid)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainfleet import jobs
+from trainfleet.dl.data.source import DataInfo
+from trainfleet.rl.core.checkpoint import load_state, save_state
+
+SPEC_FILE = "trial_spec.json"  # the name launch.runner uses for RL checkpoints too
+INFO_FILE = "data_info.json"
+SPLIT_FILE = "split.json"
+
+
+@dataclass
+class Payload:
+    """What the training loop hands to `report(..., checkpoint=...)`: state plus files to keep."""
+
+    state: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def write(directory: str | Path, payload: Payload, spec: jobs.JobSpec, info: DataInfo, split: dict[str, Any]) -> None:
+    d = Path(directory)
+    save_state(d, payload.state)
+    (d / SPEC_FILE).write_text(json.dumps(jobs.resolved_dict(spec)))
+    (d / INFO_FILE).write_text(json.dumps(info.to_dict()))
+    (d / SPLIT_FILE).write_text(json.dumps(split))
+    for name, data in payload.files.items():
+        (d / name).write_bytes(data)
+
+
+@dataclass
+class Loaded:
+    spec: jobs.JobSpec
+    info: DataInfo
+    state: dict[str, Any]
+
+
+def read(directory: str | Path) -> Loaded:
+    d = Path(directory)
+    spec = jobs.JobSpec.model_validate(json.loads((d / SPEC_FILE).read_text()))
+    info = DataInfo.from_dict(json.loads((d / INFO_FILE).read_text()))
+    return Loaded(spec, info, load_state(d))

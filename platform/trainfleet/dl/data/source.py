@@ -1,0 +1,204 @@
+"""A job's `data:` section -> an Arrow table, its `DataInfo` and a seed-fixed train/val split.
+
+    data: {dataset: digits}                                  # built-in (trainfleet list datasets)
+    data: {path: s3://bucket/train.parquet, label_column: y} # Parquet file/dir, any pyarrow URI
+    data: {path: a.parquet, val_path: b.parquet}             # explicit held-out file, no split
+    data: {image_folder: ./pets}                             # one sub-folder per class
+
+Only pyarrow and numpy here: the split must be recomputable by `trainfleet eval` without Ray.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from trainfleet.dl.data.builtin import CLASSES_KEY, LABEL, SHAPE_KEY
+
+
+class DataSpec(BaseModel):
+    """The `data:` section of a DL job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str | None = Field(None, description="a built-in dataset name (trainfleet list datasets)")
+    path: str | None = Field(None, description="Parquet file or directory; local path or pyarrow URI (s3://, gs://)")
+    image_folder: str | None = Field(None, description="directory with one sub-folder of images per class")
+    val_path: str | None = Field(None, description="held-out Parquet; when given, `path` is all training data")
+    features: list[str] | None = Field(None, description="feature columns (default: every column but the label)")
+    label_column: str = Field(LABEL, description="class index (classify) or target value (regress)")
+    shape: list[int] | None = Field(None, description="per-sample shape, e.g. [1, 8, 8]; default from file metadata")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="share of rows held out, chosen by the job's seed")
+    batch_size: int = Field(32, ge=1, description="per-worker batch size")
+    image_size: int = Field(32, ge=4, description="image_folder: images are resized to size x size")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataSpec":
+        given = [k for k in ("dataset", "path", "image_folder") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `dataset`, `path` or `image_folder`")
+        if self.val_path and not self.path:
+            raise ValueError("`val_path` goes with `path`")
+        return self
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model is built from: one sample's shape and the number of classes (None: regression)."""
+
+    shape: tuple[int, ...]
+    num_classes: int | None
+    features: tuple[str, ...]
+    label_column: str
+
+    @property
+    def num_features(self) -> int:
+        return int(np.prod(self.shape))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
+        return cls(tuple(d["shape"]), d["num_classes"], tuple(d["features"]), d["label_column"])
+
+
+def filesystem(path: str) -> tuple[Any, str]:
+    """(pyarrow filesystem, path inside it) for a local path or a URI such as s3://bucket/key."""
+    from pyarrow import fs
+
+    if "://" in path:
+        return fs.FileSystem.from_uri(path)
+    return fs.LocalFileSystem(), path
+
+
+def exists(path: str) -> bool:
+    from pyarrow import fs
+
+    filesys, inner = filesystem(path)
+    return filesys.get_file_info(inner).type != fs.FileType.NotFound
+
+
+def read_schema(path: str) -> pa.Schema:
+    filesys, inner = filesystem(path)
+    return pq.ParquetDataset(inner, filesystem=filesys).schema
+
+
+def read_parquet(path: str) -> pa.Table:
+    filesys, inner = filesystem(path)
+    return pq.read_table(inner, filesystem=filesys)
+
+
+def load_table(ds: DataSpec) -> pa.Table:
+    """All rows of the source (for `path` + `val_path`: the training file only)."""
+    if ds.dataset:
+        from trainfleet import registry
+
+        return registry.DATASETS[ds.dataset].load()()
+    if ds.image_folder:
+        from trainfleet.dl.data.images import read_image_folder
+
+        return read_image_folder(ds.image_folder, ds.image_size)
+    return read_parquet(ds.path)
+
+
+def info_for(ds: DataSpec, schema: pa.Schema, labels: np.ndarray | None = None) -> DataInfo:
+    """DataInfo from the spec, the file metadata, and (when needed) the label values."""
+    meta = schema.metadata or {}
+    features = tuple(ds.features or [n for n in schema.names if n != ds.label_column])
+    if ds.shape:
+        shape = tuple(ds.shape)
+    elif SHAPE_KEY in meta:
+        shape = tuple(json.loads(meta[SHAPE_KEY]))
+    else:
+        shape = (len(features),)
+    if CLASSES_KEY in meta:
+        num_classes = json.loads(meta[CLASSES_KEY])
+    elif ds.label_column in schema.names and pa.types.is_integer(schema.field(ds.label_column).type):
+        num_classes = int(labels.max()) + 1 if labels is not None and len(labels) else None
+    else:
+        num_classes = None
+    return DataInfo(shape, num_classes, features, ds.label_column)
+
+
+def to_arrays(batch: dict[str, np.ndarray] | pa.Table, info: DataInfo) -> dict[str, np.ndarray]:
+    """Columns -> {"x": float32 (B, *shape), "y": labels}; also the collate step on Train workers."""
+    if isinstance(batch, pa.Table):
+        batch = {name: batch.column(name).to_numpy() for name in (*info.features, info.label_column) if name in batch.column_names}
+    x = np.stack([np.asarray(batch[f], dtype=np.float32) for f in info.features], axis=1)
+    out = {"x": x.reshape(len(x), *info.shape)}
+    if info.label_column in batch:
+        y = np.asarray(batch[info.label_column])
+        out["y"] = y.astype(np.int64) if info.num_classes else y.astype(np.float32)
+    return out
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which rows are held out: fixed by (seed, val_fraction, row count), recorded in the run dir."""
+
+    seed: int
+    val_fraction: float
+    n_rows: int
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+
+    def record(self) -> dict[str, Any]:
+        digest = hashlib.sha256(np.sort(self.val_idx).tobytes()).hexdigest()[:16]
+        return {
+            "seed": self.seed, "val_fraction": self.val_fraction, "n_rows": self.n_rows,
+            "n_train": len(self.train_idx), "n_val": len(self.val_idx), "val_rows_sha256": digest,
+            "val_rows": np.sort(self.val_idx).tolist() if len(self.val_idx) <= 10_000 else None,
+        }
+
+
+def split(n_rows: int, val_fraction: float, seed: int) -> Split:
+    perm = np.random.default_rng(seed).permutation(n_rows)
+    n_val = max(1, int(round(n_rows * val_fraction)))
+    return Split(seed, val_fraction, n_rows, np.sort(perm[n_val:]), np.sort(perm[:n_val]))
+
+
+@dataclass
+class Prepared:
+    """The train and validation tables of a job, with their info and the split record."""
+
+    train: pa.Table
+    val: pa.Table
+    info: DataInfo
+    split: dict[str, Any]
+
+
+def prepare(ds: DataSpec, seed: int) -> Prepared:
+    """Load the source and split it; the same result in every process for the same seed."""
+    table = load_table(ds)
+    labels = table.column(ds.label_column).to_numpy() if ds.label_column in table.column_names else None
+    info = info_for(ds, table.schema, labels)
+    if ds.val_path:
+        val = read_parquet(ds.val_path)
+        return Prepared(table, val, info, {"val_path": ds.val_path, "n_train": len(table), "n_val": len(val)})
+    s = split(len(table), ds.val_fraction, seed)
+    return Prepared(table.take(s.train_idx), table.take(s.val_idx), info, s.record())
+
+
+def export(name: str, directory: str) -> str:
+    """`trainfleet data export NAME DIR`: a built-in dataset as DIR/NAME.parquet (metadata kept)."""
+    from trainfleet import registry
+    from trainfleet.errors import UserError
+
+    if name not in registry.DATASETS:
+        registry.named(registry.DATASETS, "dataset", name, path="NAME")
+    filesys, inner = filesystem(directory)
+    filesys.create_dir(inner, recursive=True)
+    target = f"{directory.rstrip('/')}/{name}.parquet"
+    try:
+        pq.write_table(registry.DATASETS[name].load()(), filesystem(target)[1], filesystem=filesys)
+    except OSError as err:
+        raise UserError(f"cannot write {target}: {err}") from None
+    return target

@@ -1,0 +1,226 @@
+"""The one training loop of every DL job: epochs of task steps, validation, stop checks, checkpoints.
+
+No Ray here. `dl/train.py` runs `fit` on each Ray Train worker (data from Ray Data shards,
+DDP through `prepare`, `report` -> `ray.train.report`); tests and benchmarks run the very
+same function in-process (data from memory, `report` collecting rows). With several
+workers, torch.distributed sums the validation statistics so every worker reports the
+same numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainfleet import jobs
+from trainfleet.dl.build import build
+from trainfleet.dl.checkpoint import Payload
+from trainfleet.dl.data.source import DataInfo
+from trainfleet.errors import NonFiniteLossError
+
+Report = Callable[..., None]  # report(metrics: dict, checkpoint: Payload | None = None)
+
+
+class EpochData(Protocol):
+    def train(self, epoch: int) -> Iterable[dict[str, torch.Tensor]]: ...
+
+    def val(self) -> Iterable[dict[str, torch.Tensor]]: ...
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Stepper:
+    """zero_grad -> backward -> [unscale, clip] -> step, with a GradScaler under CUDA mixed precision."""
+
+    def __init__(self, device: torch.device, amp: bool, grad_clip: float | None) -> None:
+        self.amp = amp and device.type == "cuda"
+        self.device = device
+        self.grad_clip = grad_clip
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+
+    def autocast(self) -> Any:
+        if not self.amp:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.float16)
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if not torch.isfinite(loss.detach()):
+            raise NonFiniteLossError(f"the loss became {float(loss)}; stopping (lower the learning rate?)")
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.grad_clip:
+            self.scaler.unscale_(optimizer)
+            params = [p for g in optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
+def _all_reduce(values: dict[str, float], device: torch.device) -> dict[str, float]:
+    """Sum (or average, for means) across DDP workers; identity when not distributed."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return values
+    keys = sorted(values)
+    t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return dict(zip(keys, t.tolist()))
+
+
+def stop_reason(spec: jobs.JobSpec, epochs: int, metrics: dict[str, Any]) -> str | None:
+    s = spec.stop
+    epoch = metrics["epoch"]
+    acc = metrics.get("val_accuracy")
+    if s.val_accuracy is not None and acc is not None and acc >= s.val_accuracy:
+        return "val_accuracy"
+    if s.epochs is not None and epoch >= s.epochs:
+        return "epochs"
+    if s.iterations is not None and epoch >= s.iterations:
+        return "iterations"
+    if s.time_s is not None and metrics["time_s"] >= s.time_s:
+        return "time_s"
+    if epoch >= epochs:
+        return "epochs"
+    return None
+
+
+def validate(task: Any, model: nn.Module, batches: Iterable[dict[str, torch.Tensor]], hp: Any, device: torch.device) -> dict[str, float]:
+    model.eval()
+    sums: dict[str, float] = {}
+    with torch.no_grad():
+        for batch in batches:
+            for k, v in task.eval_sums(model, _to(batch, device), hp).items():
+                sums[k] = sums.get(k, 0.0) + v
+    model.train()
+    return task.metrics(_all_reduce(sums, device))
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1], "numpy_pos": np.random.get_state()[2],
+            "python": random.getstate()[1]}
+
+
+def _set_rng_state(s: dict[str, Any]) -> None:
+    torch.set_rng_state(s["torch"])
+    np.random.set_state(("MT19937", s["numpy"], int(s["numpy_pos"])))
+    random.setstate((3, tuple(s["python"]), None))
+
+
+def fit(
+    spec: jobs.JobSpec,
+    info: DataInfo,
+    data: EpochData,
+    report: Report,
+    *,
+    device: torch.device | None = None,
+    prepare: Callable[[nn.Module], nn.Module] = lambda m: m,
+    start: dict[str, Any] | None = None,
+) -> nn.Module:
+    """Train until a stop criterion; report one row per epoch and a checkpoint every `checkpoint.every`.
+
+    `start` is a saved state (resume): weights, optimisers, epoch, elapsed time and RNG states.
+    Returns the trained (unwrapped) model.
+    """
+    device = device or torch.device("cpu")
+    seed_everything(spec.seed)
+    task, hp, model = build(spec, info)
+    model.to(device)
+    opts = task.optimizers(model, hp)
+    epoch, time_s = 0, 0.0
+    if start is not None:
+        model.load_state_dict(start["model"])
+        for name, opt in opts.items():
+            opt.load_state_dict(start["optimizers"][name])
+        epoch, time_s = start["epoch"], start["time_s"]
+        _set_rng_state(start["rng"])
+    trained = prepare(model)  # DDP wrapper on several workers; `model` keeps the plain state_dict keys
+    stepper = Stepper(device, hp.amp, hp.grad_clip)
+    while True:
+        epoch += 1
+        t0 = time.perf_counter()
+        trained.train()
+        sums: dict[str, float] = {}
+        n_batches = n_samples = 0
+        for batch in data.train(epoch):
+            out = task.train_step(trained, _to(batch, device), opts, stepper, hp)
+            for k, v in out.items():
+                sums[k] = sums.get(k, 0.0) + v
+            n_batches += 1
+            n_samples += len(batch["x"])
+        train_s = time.perf_counter() - t0
+        means = _all_reduce({k: v / max(n_batches, 1) for k, v in sums.items()} | {"samples": float(n_samples)}, device)
+        world = _world_size()
+        metrics: dict[str, Any] = {k: v / world for k, v in means.items() if k != "samples"}
+        metrics.update(validate(task, trained, data.val(), hp, device))
+        time_s += time.perf_counter() - t0
+        metrics.update(epoch=epoch, iteration=epoch, time_s=time_s,
+                       train_samples_per_s=means["samples"] / max(train_s, 1e-9))
+        reason = stop_reason(spec, hp.epochs, metrics)
+        if reason:
+            metrics["stop_reason"] = reason
+        payload = None
+        if reason or epoch % spec.checkpoint.every == 0:
+            state = {"model": model.state_dict(), "optimizers": {k: o.state_dict() for k, o in opts.items()},
+                     "epoch": epoch, "time_s": time_s, "rng": _rng_state()}
+            payload = Payload(state, task.artifacts(model, info, spec.seed))
+        report(metrics, checkpoint=payload)
+        if reason:
+            return model
+
+
+def _world_size() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+class Collect:
+    """An in-process `report`: keeps every row and the last checkpoint payload."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.last_checkpoint: Payload | None = None
+
+    def __call__(self, metrics: dict[str, Any], checkpoint: Payload | None = None) -> None:
+        self.rows.append(dict(metrics))
+        if checkpoint is not None:
+            self.last_checkpoint = checkpoint
+
+
+def fit_in_process(spec: jobs.JobSpec, report: Report | None = None) -> tuple[nn.Module, list[dict[str, Any]], Any]:
+    """Prepare the job's data and run `fit` here, without Ray: for tests, notebooks and benchmarks.
+
+    Returns the trained model, the per-epoch rows and the prepared data (split tables, info).
+    """
+    from trainfleet.dl.data.batches import InMemoryBatches
+    from trainfleet.dl.data.source import DataSpec, prepare
+
+    torch.set_num_threads(1)
+    ds = DataSpec.model_validate(spec.data or {})
+    prepared = prepare(ds, spec.seed)
+    batches = InMemoryBatches(prepared.train, prepared.val, prepared.info, ds.batch_size, spec.seed)
+    collect = Collect()
+
+    def both(metrics: dict[str, Any], checkpoint: Payload | None = None) -> None:
+        collect(metrics, checkpoint)
+        if report is not None:
+            report(metrics, checkpoint=checkpoint)
+
+    model = fit(spec, prepared.info, batches, both)
+    return model, collect.rows, prepared

@@ -1,0 +1,70 @@
+"""Convolutional network (notes U3.12-U3.13): conv -> [BatchNorm] -> ReLU -> max-pool blocks, flatten, dense.
+
+The defaults are the notes' Keras "Simple CNN Architecture" (L5211-5239): Conv2D(32, 3x3,
+'valid') -> MaxPooling2D(2x2) -> Flatten -> Dense(128, relu) -> Dense(10). On a 64x64x3 input
+it has 896 + 3,936,384 + 1,290 = 3,938,570 parameters, as Keras' `model.summary()` would say.
+`body` (everything up to the last hidden layer) and `head` are separate so a transfer-learning
+job can reuse the body.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from trainfleet.dl.data.source import DataInfo
+from trainfleet.dl.hparams import TrainHparams
+from trainfleet.dl.models.layers import dense_stack
+
+
+class CNNHparams(TrainHparams):
+    channels: list[int] = Field([32], min_length=1, description="filters of each conv block (32, 64, ... typical)")
+    kernel_size: int = Field(3, ge=1, description="square kernel, 3 or 5 (notes L5062-5082)")
+    stride: int = Field(1, ge=1, description="conv stride; larger shrinks the feature map")
+    padding: Literal["same", "valid"] = Field("valid", description="same = zero padding keeping H x W at stride 1")
+    pool: int = Field(2, ge=0, description="max-pool size after each block (0 = no pooling)")
+    batchnorm: bool = Field(False, description="BatchNorm between conv and ReLU (notes L4960)")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden dense layer (0.5 in the notes)")
+    dense: list[int] = Field([128], description="hidden dense widths after flatten")
+
+
+def conv_block(c_in: int, c_out: int, hp: CNNHparams) -> nn.Sequential:
+    pad = hp.kernel_size // 2 if hp.padding == "same" else 0
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, hp.kernel_size, stride=hp.stride, padding=pad)]
+    if hp.batchnorm:
+        layers.append(nn.BatchNorm2d(c_out))
+    layers.append(nn.ReLU())
+    if hp.pool:
+        layers.append(nn.MaxPool2d(hp.pool))
+    return nn.Sequential(*layers)
+
+
+class CNN(nn.Module):
+    Hparams = CNNHparams
+
+    def __init__(self, hp: CNNHparams, info: DataInfo, out_dim: int) -> None:
+        super().__init__()
+        c, h, w = image_shape(info)
+        chans = [c, *hp.channels]
+        convs = nn.Sequential(*(conv_block(a, b, hp) for a, b in zip(chans, chans[1:])), nn.Flatten())
+        with torch.no_grad():
+            flat = convs(torch.zeros(1, c, h, w)).shape[1]
+        sizes = [flat, *hp.dense]
+        self.body = nn.Sequential(*convs, *dense_stack(sizes, "relu", dropout=hp.dropout))
+        self.head = nn.Linear(sizes[-1], out_dim)
+        self._shape = (c, h, w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x.reshape(len(x), *self._shape)))
+
+
+def image_shape(info: DataInfo) -> tuple[int, int, int]:
+    """(C, H, W) of an image dataset; a 2-D sample is one channel."""
+    if len(info.shape) == 3:
+        return info.shape  # type: ignore[return-value]
+    if len(info.shape) == 2:
+        return (1, *info.shape)  # type: ignore[return-value]
+    raise ValueError(f"a convolutional model needs image samples (C, H, W); got shape {list(info.shape)}")

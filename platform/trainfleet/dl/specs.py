@@ -1,0 +1,114 @@
+"""Validation of DL jobs, called by `jobs.parse_spec` before anything starts.
+
+Names (task, model, dataset), data files and columns are checked here so that a typo fails
+in a second with exit 2 and the field path, not after Ray Train has started its workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from trainfleet import jobs, registry
+from trainfleet.dl.tasks import TASK_NAMES
+from trainfleet.errors import SpecError, did_you_mean
+
+# Models that cannot be data-parallel: the perceptron's rule and the GAN's two optimisers
+# step outside a single DDP forward/backward.
+SINGLE_WORKER = {"perceptron", "gan", "dcgan"}
+TASKS_OF = {
+    "perceptron": {"classify"},
+    "autoencoder": {"reconstruct"}, "denoising_autoencoder": {"reconstruct"}, "conv_autoencoder": {"reconstruct"},
+    "gan": {"generate"}, "dcgan": {"generate"},
+}
+DEFAULT_TASKS = {"classify", "regress"}
+
+
+def hparams_entry(spec: jobs.JobSpec, *, file: str | None = None) -> registry.Entry:
+    return registry.named(registry.MODELS, "model", spec.model, path="model", file=file)
+
+
+def data_spec(spec: jobs.JobSpec, *, file: str | None = None) -> Any:
+    from trainfleet.dl.data.source import DataSpec
+
+    if spec.data is None:
+        raise SpecError("a DL job needs `data:` (e.g. {dataset: digits} or {path: file.parquet})", file=file, path="data")
+    try:
+        return DataSpec.model_validate(spec.data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            msg = f"unknown field{did_you_mean(str(first['loc'][-1]), DataSpec.model_fields)}"
+        raise SpecError(msg, file=file, path=f"data.{loc}" if loc else "data") from None
+
+
+def check(spec: jobs.JobSpec, *, file: str | None = None) -> None:
+    """Task/model/dataset names, data paths and columns, worker count (raises SpecError)."""
+    from trainfleet.dl.data import source
+
+    if spec.task is None:
+        raise SpecError(f"a DL job needs `task:` ({', '.join(TASK_NAMES)})", file=file, path="task")
+    if spec.task not in TASK_NAMES:
+        raise SpecError(f"unknown task {spec.task!r}{did_you_mean(spec.task, TASK_NAMES)}; one of {', '.join(TASK_NAMES)}",
+                        file=file, path="task")
+    allowed = TASKS_OF.get(spec.model, DEFAULT_TASKS)
+    if spec.task not in allowed:
+        raise SpecError(f"model {spec.model!r} does task {' or '.join(sorted(allowed))}, not {spec.task!r}", file=file, path="task")
+    if spec.model in SINGLE_WORKER and spec.resources.num_workers > 1:
+        raise SpecError(f"{spec.model!r} trains on one worker (its update is not a single DDP step); set num_workers: 1",
+                        file=file, path="resources.num_workers")
+    ds = data_spec(spec, file=file)
+    if ds.dataset:
+        registry.named(registry.DATASETS, "dataset", ds.dataset, path="data.dataset", file=file)
+        schema = registry.DATASETS[ds.dataset].load()().schema
+    elif ds.image_folder:
+        if not Path(ds.image_folder).is_dir():
+            raise SpecError(f"no such directory: {ds.image_folder}", file=file, path="data.image_folder")
+        return
+    else:
+        for key in ("path", "val_path"):
+            value = getattr(ds, key)
+            if value and not source.exists(value):
+                raise SpecError(f"no such Parquet file or directory: {value}", file=file, path=f"data.{key}")
+        try:
+            schema = source.read_schema(ds.path)
+        except (OSError, ValueError) as err:
+            raise SpecError(f"cannot read Parquet schema of {ds.path}: {err}", file=file, path="data.path") from None
+    _check_columns(spec, ds, schema, file)
+    if spec.model == "transfer":
+        _check_transfer(spec, file)
+
+
+def _check_columns(spec: jobs.JobSpec, ds: Any, schema: Any, file: str | None) -> None:
+    names = list(schema.names)
+    needs_label = spec.task in ("classify", "regress")
+    if needs_label and ds.label_column not in names:
+        raise SpecError(f"no column {ds.label_column!r} in the data{did_you_mean(ds.label_column, names)}; "
+                        f"columns: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}",
+                        file=file, path="data.label_column")
+    for i, col in enumerate(ds.features or []):
+        if col not in names:
+            raise SpecError(f"no column {col!r} in the data{did_you_mean(col, names)}", file=file, path=f"data.features.{i}")
+    n_features = len(ds.features) if ds.features else len([n for n in names if n != ds.label_column])
+    if ds.shape:
+        size = 1
+        for d in ds.shape:
+            size *= d
+        if size != n_features:
+            raise SpecError(f"shape {ds.shape} holds {size} values but there are {n_features} feature columns",
+                            file=file, path="data.shape")
+
+
+def _check_transfer(spec: jobs.JobSpec, file: str | None) -> None:
+    from trainfleet.dl.models.transfer import checkpoint_dir
+
+    source = spec.hparams.get("source")
+    weights = spec.hparams.get("weights")
+    if source is not None and not (checkpoint_dir(source) / "state.pt").is_file():
+        raise SpecError(f"no checkpoint in {source} (give the pre-training run's directory)", file=file, path="hparams.source")
+    if weights is not None and not Path(weights).is_file():
+        raise SpecError(f"no such weights file: {weights}", file=file, path="hparams.weights")
