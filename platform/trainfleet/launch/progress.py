@@ -47,7 +47,7 @@ class RunRecorder(tune.Callback):
 
     FLUSH_EVERY_S = 2.0
 
-    def __init__(self, run_dir: Path, sweep: bool, stream=sys.stdout) -> None:
+    def __init__(self, run_dir: Path, sweep: bool, stream=None) -> None:
         self.run_dir = run_dir
         self.sweep = sweep
         self.stream = stream
@@ -66,7 +66,7 @@ class RunRecorder(tune.Callback):
             row.setdefault(results.ITERATION, row[results.EPOCH])
         self.metrics.add(trial.trial_id, {k: v for k, v in row.items() if k != "stop_reason"})
         self.last_result[trial.trial_id] = row
-        print(progress_line(row, trial.trial_id if self.sweep else None), file=self.stream, flush=True)
+        print(progress_line(row, trial.trial_id if self.sweep else None), file=self.stream or sys.stdout, flush=True)
         now = time.monotonic()
         if now - self._last_flush > self.FLUSH_EVERY_S:
             self.metrics.flush()

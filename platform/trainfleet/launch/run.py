@@ -158,7 +158,7 @@ def run_job(
     address: str | None = None,
     resume_dir: str | Path | None = None,
     dashboard: bool = False,
-    stream=sys.stdout,
+    stream=None,
 ) -> RunOutcome:
     """Run a validated job to completion (or Ctrl-C); always leaves a consistent run dir.
 
