@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,17 +26,16 @@ ROOT = Path(__file__).resolve().parents[3]
 JOBS = ROOT / "jobs"
 TABULAR_JOB = JOBS / "rl" / "q_learning_frozenlake.yaml"
 
+# Token authentication on, as on every trainfleet cluster (Ray's default token file). Ray reads
+# the mode once, when it is imported: this must run before any `import ray`.
+os.environ["RAY_AUTH_MODE"] = "token"
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def token_env() -> dict[str, str]:
-    """Token authentication on, as on every trainfleet cluster (Ray's default token file)."""
-    os.environ["RAY_AUTH_MODE"] = "token"
-    return {"RAY_AUTH_MODE": "token"}
 
 
 @contextlib.contextmanager
@@ -49,8 +49,6 @@ def cluster(
     system_config: dict[str, Any] | None = None,
 ) -> Iterator[Any]:
     """A head plus one worker node per entry of `workers` (its CPU count); always shut down."""
-    token_env()
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     from ray.cluster_utils import Cluster
 
     head_args: dict[str, Any] = {"num_cpus": head_cpus, "include_dashboard": dashboard}
@@ -104,3 +102,91 @@ def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "cond
 def emit(result: dict[str, Any]) -> None:
     """The scenario's result: the last line of stdout, one JSON object."""
     print(json.dumps(result, default=str), flush=True)
+
+
+class Proc:
+    """A child process whose stdout is read line by line in the background (progress lines)."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        import threading
+
+        self.lines: list[str] = []
+        self.popen = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+            env={**os.environ, **(env or {})}, start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.popen.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def iterations(self) -> int:
+        """The highest `iter N` progress line printed so far."""
+        its = [int(ln.split("|")[0].split()[-1]) for ln in self.lines if ln.startswith("iter ")]
+        return max(its, default=0)
+
+    def wait(self, timeout: float) -> int:
+        rc = self.popen.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        return rc
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def kill_group(self) -> None:
+        """SIGKILL the child and anything it started in its session (our own processes only)."""
+        import signal
+
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=30)
+
+
+def trainfleet_proc(*args: str) -> Proc:
+    return Proc([sys.executable, "-m", "trainfleet", *args])
+
+
+# ---- fault injection ---------------------------------------------------------------------------
+# The one place that reaches for Ray internals to cause faults; an upgrade touches only this.
+
+@dataclass
+class ActorInfo:
+    name: str
+    class_name: str
+    node_id: str
+    pid: int
+
+
+def alive_actors(class_name: str | None = None, name_prefix: str = "") -> list[ActorInfo]:
+    """Alive actors of the connected cluster, read from the GCS (no dashboard needed)."""
+    from ray._private import state
+
+    out = []
+    for a in state.actors().values():
+        if a["State"] != "ALIVE":
+            continue
+        info = ActorInfo(a["Name"] or "", a["ActorClassName"] or "", a["Address"]["NodeID"], a["Pid"])
+        if (class_name is None or class_name in info.class_name) and info.name.startswith(name_prefix):
+            out.append(info)
+    return out
+
+
+def sigkill_actor_process(actor: Any) -> None:
+    """A crash, not a polite ray.kill: SIGKILL the actor's worker process (same machine)."""
+    import signal
+
+    os.kill(actor.pid, signal.SIGKILL)
+
+
+def node_by_id(c: Any, node_id: str) -> Any:
+    for node in [c.head_node, *c.worker_nodes]:
+        if node.node_id == node_id:
+            return node
+    raise KeyError(node_id)
+
+
+def remove_node(c: Any, node: Any) -> None:
+    """Take a worker node away abruptly (its raylet and workers are killed)."""
+    c.remove_node(node, allow_graceful=False)

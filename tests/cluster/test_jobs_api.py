@@ -1,0 +1,52 @@
+"""The head's Jobs API on a two-node cluster: token required, live metrics, a burst of 20 jobs.
+
+One scenario process (tests/cluster/scenarios/jobs_api.py) builds the cluster with the
+dashboard (Jobs API) on the head's localhost and token authentication on.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from scenario_runner import run_scenario
+
+BURST = 20
+
+
+@pytest.fixture(scope="module")
+def jobs_api(tmp_path_factory):
+    return run_scenario("jobs_api", str(tmp_path_factory.mktemp("jobs_api")), str(BURST), timeout=540)
+
+
+def test_request_without_or_with_wrong_token_is_refused(jobs_api):
+    assert jobs_api["dashboard_url"].startswith("http://127.0.0.1:")
+    assert jobs_api["no_token_status"] == 401, jobs_api["no_token_body"]
+    assert jobs_api["wrong_token_status"] in (401, 403)
+
+
+def test_submitted_job_runs_and_its_metrics_reach_prometheus(jobs_api):
+    live = jobs_api["live_job"]
+    assert live["status"] == "SUCCEEDED", live["logs_tail"]
+    assert live["driver_node_id"] == jobs_api["head_node_id"], "a Jobs API driver runs on the head"
+    assert "stopped: time_s" in live["logs_tail"]
+    # scraped from the nodes' metrics endpoints while the job was still running
+    assert jobs_api["scraped_while"] == "RUNNING"
+    found = set(jobs_api["metrics_found"])
+    assert {
+        "ray_trainfleet_episode_return_mean", "ray_trainfleet_env_steps_per_s", "ray_trainfleet_env_steps_total",
+        "ray_trainfleet_iteration", "ray_trainfleet_learner_utilization",
+    } <= found
+    ret = next(ln for ln in jobs_api["metric_lines"] if ln.startswith("ray_trainfleet_episode_return_mean{"))
+    assert 'job="live-metrics"' in ret and "trial_id=" in ret and 0.0 <= float(ret.rsplit(" ", 1)[1]) <= 1.0
+
+
+def test_burst_of_jobs_none_lost_none_twice_failures_explained(jobs_api):
+    listed = jobs_api["burst_listed"]
+    assert listed == sorted(jobs_api["submitted"]) and len(listed) == BURST == len(set(listed))
+    for sid, job in jobs_api["burst"].items():
+        bad = int(sid.split("-")[1]) % 5 == 4
+        if bad:
+            assert job["status"] == "FAILED", job
+            assert "hparams.alpah: unknown field; did you mean 'alpha'?" in job["message"]
+        else:
+            assert job["status"] == "SUCCEEDED", job
