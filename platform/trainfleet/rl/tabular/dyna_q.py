@@ -15,7 +15,7 @@ from pydantic import Field
 
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.tabular.agent import ControlAgent, ControlHparams
-from trainfleet.rl.tabular.td_control import max_target, td_control_episode
+from trainfleet.rl.tabular.td_control import max_target, td_control_episode, td_update
 
 
 class DynaQHparams(ControlHparams):
@@ -42,9 +42,9 @@ class DynaQ(ControlAgent):
         hp, q = self.hp, self.q
         for k in self.seen[self.rng.integers(len(self.seen), size=hp.planning_steps)]:
             s, a = divmod(int(k), self.n_actions)
-            nxt = self.model_next[k]
-            target = self.model_reward[k] + (0.0 if self.model_terminated[k] else hp.gamma * q[nxt].max())
-            q[s, a] += hp.alpha * (target - q[s, a])
+            terminated = bool(self.model_terminated[k])
+            next_value = 0.0 if terminated else q[self.model_next[k]].max()
+            td_update(q, s, a, self.model_reward[k], terminated, next_value, hp.alpha, hp.gamma)
 
     def run_episode(self) -> tuple[float, int]:
         return td_control_episode(self, max_target(self.q), self.learn_and_plan)

@@ -20,6 +20,12 @@ Target = Callable[[int, int], float]  # (next_state, next_action) -> value of s'
 Transition = Callable[[int, int, float, int, bool], None]  # (s, a, r, s', terminated)
 
 
+def td_update(q: np.ndarray, state: int, action: int, reward: float, terminated: bool, next_value: float, alpha: float, gamma: float) -> None:
+    """Q(s,a) <- Q(s,a) + alpha [r + gamma * next_value - Q(s,a)], with no bootstrap past a terminal."""
+    td_target = reward if terminated else reward + gamma * next_value
+    q[state, action] += alpha * (td_target - q[state, action])
+
+
 def td_control_episode(agent: ControlAgent, target: Target, after_update: Transition | None = None) -> tuple[float, int]:
     """One episode of one-step TD control; `after_update` lets Dyna-Q learn its model and plan."""
     hp, q = agent.hp, agent.q
@@ -32,9 +38,8 @@ def td_control_episode(agent: ControlAgent, target: Target, after_update: Transi
         total += reward
         length += 1
         next_action = agent.behave(next_state)
-        # ---- the TD update ----
-        td_target = reward if terminated else reward + hp.gamma * target(next_state, next_action)
-        q[state, action] += hp.alpha * (td_target - q[state, action])
+        next_value = 0.0 if terminated else target(next_state, next_action)
+        td_update(q, state, action, reward, terminated, next_value, hp.alpha, hp.gamma)
         if after_update is not None:
             after_update(state, action, reward, next_state, terminated)
         if terminated or truncated:
