@@ -35,7 +35,7 @@ def random_policy(model: TabularModel, seed: int = 0) -> np.ndarray:
 
 def dense_mrp_solution(model: TabularModel, pi: np.ndarray, gamma: float) -> np.ndarray:
     """v = (I - gamma P_pi)^-1 R_pi, written out densely from P[s][a] without the sparse code."""
-    P = model.P.toarray().reshape(model.n_states, model.n_actions, model.n_states)
+    P = model.P.toarray().reshape(model.n_actions, model.n_states, model.n_states).transpose(1, 0, 2)
     P_pi = np.einsum("sa,sat->st", pi, P)
     R_pi = (pi * model.R).sum(axis=1)
     return np.linalg.inv(np.eye(model.n_states) - gamma * P_pi) @ R_pi
@@ -51,7 +51,7 @@ def run_to_convergence(algo, max_iterations: int = 10_000) -> int:
 def test_model_matches_the_envs_transition_dict():
     env = gym.make("FrozenLake-v1", is_slippery=True)
     model = TabularModel.from_env(env)
-    P = model.P.toarray().reshape(16, 4, 16)
+    P = model.P.toarray().reshape(4, 16, 16).transpose(1, 0, 2)  # rows are action-major
     for s in range(16):
         for a in range(4):
             expected_r = sum(p * r for p, _, r, _ in env.unwrapped.P[s][a])
