@@ -1,0 +1,425 @@
+"""What DQN, DDPG and TD3 share: collect into replay, then take gradient steps from it.
+
+The loop (the same in SB3 and CleanRL): step the envs `train_freq` times with the
+behaviour policy, store the transitions, then -- once `learning_starts` transitions are in
+the buffer -- take `gradient_steps` updates on minibatches sampled from replay. Before
+`learning_starts` actions are uniformly random, which fills the buffer with diverse data.
+
+Experience comes from a vector env in the trial process (`rollout_workers: 0`, fastest
+for cheap envs and exactly resumable) or streams from the rollout worker pool
+(`rl/core/workers.py`): each worker rolls out `train_freq` steps with its copy of the
+exploration policy, the learner adds them to replay, trains in proportion and sends that
+worker fresh weights.
+
+An algorithm subclasses `OffPolicyAlgorithm` and supplies its exploration policy
+(`behaviour`, an nn.Module that also runs on workers), `update` (one gradient step: the
+algorithm's math) and `networks` (what to checkpoint). Everything else -- envs, workers,
+replay, episode statistics, counters, exact checkpoints -- lives here once. The
+deterministic actor, the Q(s, a) critic and their bundle used by DDPG and TD3 are here too.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections import deque
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from trainfleet import results
+from trainfleet.errors import SpecError
+from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext, ensure_finite
+from trainfleet.rl.core.networks import mlp, soft_update
+from trainfleet.rl.core.noise import NoiseHparams, make_noise
+from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
+from trainfleet.rl.core.learner import configure_threads, learner_device
+from trainfleet.rl.core.workers import EnvConfig, PolicyBuilder, WorkerPool
+from trainfleet.rl.core.wrappers import env_state, make_vec_env, set_env_state
+
+
+class OffPolicyHparams(Hparams):
+    gamma: float = Field(0.99, ge=0, le=1, description="discount")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    buffer_size: int = Field(100_000, ge=1, description="replay capacity (transitions)")
+    batch_size: int = Field(128, ge=1, description="minibatch size per gradient step")
+    learning_starts: int = Field(1000, ge=0, description="env steps of random actions before learning")
+    train_freq: int = Field(1, ge=1, description="env steps collected between gradient phases")
+    gradient_steps: int = Field(1, ge=1, description="gradient steps per phase")
+    hidden: list[int] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
+    steps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
+    stats_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
+
+
+class EpisodeTracker:
+    """Per-env running return/length; keeps the last `window` finished episodes."""
+
+    def __init__(self, num_envs: int, window: int) -> None:
+        self.ret = np.zeros(num_envs)
+        self.len = np.zeros(num_envs, np.int64)
+        self.returns: deque[float] = deque(maxlen=window)
+        self.lengths: deque[int] = deque(maxlen=window)
+        self.episodes = 0
+        self.finished_since_report = 0
+
+    def step(self, rewards: np.ndarray, valid: np.ndarray, ended: np.ndarray) -> None:
+        self.ret += rewards * valid
+        self.len += valid
+        if ended.any():
+            self.add(self.ret[ended].tolist(), self.len[ended].tolist())
+            self.ret[ended] = 0.0
+            self.len[ended] = 0
+
+    def add(self, returns: list[float], lengths: list[int]) -> None:
+        """Episodes that finished elsewhere (a rollout worker counted them)."""
+        self.returns.extend(returns)
+        self.lengths.extend(lengths)
+        self.episodes += len(returns)
+        self.finished_since_report += len(returns)
+
+    def report(self) -> dict[str, float]:
+        """Running means (NaN when no episode ended since the last report)."""
+        fresh = self.finished_since_report > 0
+        self.finished_since_report = 0
+        return {
+            results.EPISODES: self.episodes,
+            results.EPISODE_RETURN_MEAN: float(np.mean(self.returns)) if fresh else float("nan"),
+            results.EPISODE_LEN_MEAN: float(np.mean(self.lengths)) if fresh else float("nan"),
+        }
+
+    def get_state(self) -> dict[str, Any]:
+        return {"ret": self.ret.copy(), "len": self.len.copy(), "returns": list(self.returns),
+                "lengths": list(self.lengths), "episodes": self.episodes,
+                "finished_since_report": self.finished_since_report}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.ret, self.len = state["ret"].copy(), state["len"].copy()
+        self.returns.clear(), self.returns.extend(state["returns"])
+        self.lengths.clear(), self.lengths.extend(state["lengths"])
+        self.episodes, self.finished_since_report = state["episodes"], state["finished_since_report"]
+
+
+class OffPolicyAlgorithm(Algorithm):
+    """Collection, replay and bookkeeping for replay-based learners (see the module doc).
+
+    A subclass sets `self.behaviour` (an nn.Module with `explore(obs, generator, random=False,
+    **kwargs) -> (actions, {})`, the exploration policy) and implements `update`, `networks`,
+    `explore_kwargs` and `worker_policy`.
+    """
+
+    Hparams = OffPolicyHparams
+    behaviour: nn.Module
+
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__(ctx)
+        configure_threads(1)
+        torch.manual_seed(ctx.seed)
+        self.device = learner_device(ctx.resources)
+        self.num_workers = getattr(ctx.resources, "rollout_workers", 0) if ctx.resources is not None else 0
+        env = EnvConfig(ctx.env_id, dict(ctx.env_kwargs), ctx.num_envs)
+        if self.num_workers == 0:
+            self.pool: WorkerPool | None = None
+            self.envs = make_vec_env(env.env_id, env.kwargs, env.num_envs, ctx.seed)
+            self.obs_space, self.action_space = self.envs.single_observation_space, self.envs.single_action_space
+            self.obs, _ = self.envs.reset(seed=ctx.seed)
+            # NEXT_STEP autoreset: an env that ended is reset by its next step, which is no transition
+            self.resetting = np.zeros(ctx.num_envs, bool)
+        else:
+            cpus = getattr(ctx.resources, "cpus_per_worker", 1.0)
+            self.pool = WorkerPool(env, self.worker_policy(), self.num_workers, ctx.seed, cpus)
+            self.obs_space, self.action_space = self.pool.observation_space, self.pool.action_space
+        self.tracker = EpisodeTracker(ctx.num_envs, self.hp.stats_window)
+        self.rng = np.random.default_rng(ctx.seed)
+        self.torch_rng = torch.Generator(self.device).manual_seed(ctx.seed)
+        self.replay = self.make_replay()
+        self.env_steps = 0
+        self.gradient_steps = 0
+        self._next_train = self.hp.train_freq
+        self._update_credit = 0.0
+
+    # ---- what an algorithm provides -------------------------------------------------------
+    def make_replay(self) -> ReplayBuffer:
+        """Uniform replay; DQN swaps in prioritized replay when asked."""
+        return ReplayBuffer(self.hp.buffer_size, self.obs_space, self.action_space, self.ctx.seed + 1, self.device)
+
+    def worker_policy(self) -> PolicyBuilder:
+        """Picklable builder of `behaviour` for rollout workers (called before the subclass's init)."""
+        raise NotImplementedError
+
+    def explore_kwargs(self, remote: bool) -> dict[str, Any]:
+        """Keyword arguments of `behaviour.explore` now (epsilon, noise...); `remote`: for a worker."""
+        return {}
+
+    def update(self, batch: ReplaySample) -> dict[str, torch.Tensor]:
+        """One gradient step; returns detached loss terms (averaged into the iteration's metrics)."""
+        raise NotImplementedError
+
+    def networks(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        """Modules and optimisers whose state_dicts a checkpoint holds."""
+        raise NotImplementedError
+
+    def replay_beta(self) -> float:
+        """Importance-sampling exponent for prioritized replay (unused by uniform replay)."""
+        return 1.0
+
+    def episodes_ended(self, ended: np.ndarray) -> None:
+        """Hook for per-episode state (e.g. resetting OU noise); `ended` is a mask over envs."""
+
+    def extra_metrics(self) -> dict[str, float]:
+        return {}
+
+    # ---- collection -------------------------------------------------------------------------
+    @property
+    def learning(self) -> bool:
+        return self.env_steps >= self.hp.learning_starts
+
+    def behave(self, obs: np.ndarray) -> np.ndarray:
+        """Exploration actions in this process (uniformly random before learning_starts)."""
+        kwargs = self.explore_kwargs(remote=False) if self.learning else {"random": True}
+        with torch.no_grad():
+            actions, _ = self.behaviour.explore(self.obs_tensor(obs), self.torch_rng, **kwargs)
+        return actions.cpu().numpy()
+
+    def collect_step(self) -> None:
+        """One vector-env step in this process; stores the valid transitions."""
+        actions = self.behave(self.obs)
+        next_obs, rewards, terminated, truncated, _ = self.envs.step(actions)
+        valid = ~self.resetting
+        if valid.all():
+            self.replay.add(self.obs, actions, rewards, next_obs, terminated)
+        else:
+            self.replay.add(self.obs[valid], actions[valid], rewards[valid], next_obs[valid], terminated[valid])
+        ended = (terminated | truncated) & valid
+        self.tracker.step(rewards, valid, ended)
+        if ended.any():
+            self.episodes_ended(ended)
+        self.resetting = ended
+        self.obs = next_obs
+        self.env_steps += int(valid.sum())
+
+    def train(self, losses: dict[str, list[torch.Tensor]]) -> None:
+        """`gradient_steps` updates on replay minibatches."""
+        for _ in range(self.hp.gradient_steps):
+            terms = self.update(self.replay.sample(self.hp.batch_size, self.replay_beta()))
+            self.gradient_steps += 1
+            for k, v in terms.items():
+                losses.setdefault(k, []).append(v)
+
+    def _iterate_local(self, stop_at: int, losses: dict[str, list[torch.Tensor]]) -> None:
+        while self.env_steps < stop_at:
+            self.collect_step()
+            if self.env_steps >= self._next_train:
+                self._next_train = self.env_steps + self.hp.train_freq
+                if self.learning:
+                    self.train(losses)
+
+    def _iterate_streaming(self, stop_at: int, losses: dict[str, list[torch.Tensor]]) -> None:
+        """Workers roll out while the learner trains; each returning worker gets fresh weights.
+
+        The learner keeps the ratio of gradient steps to env steps of the local loop
+        (gradient_steps per train_freq) by banking credit per arriving transition. Every request
+        is collected before the iteration ends, so a checkpoint never misses transitions in flight.
+        """
+        assert self.pool is not None
+        hp, pool = self.hp, self.pool
+        steps = max(1, hp.train_freq // self.ctx.num_envs)
+        for w in range(len(pool.workers)):
+            pool.submit(w, steps, weights=self.behaviour, act_kwargs=self._worker_kwargs())
+        outstanding = len(pool.workers)
+        while outstanding:
+            for done in pool.wait(num_returns=1):
+                outstanding -= 1
+                t = done.rollout.transitions()
+                self.replay.add(t["obs"], t["actions"], t["rewards"], t["next_obs"], t["terminated"])
+                self.tracker.add(done.rollout.episode_returns, done.rollout.episode_lengths)
+                self.env_steps += done.rollout.num_steps
+                if self.env_steps < stop_at:
+                    pool.submit(done.worker, steps, weights=self.behaviour, act_kwargs=self._worker_kwargs())
+                    outstanding += 1
+                if self.learning:
+                    self._update_credit += done.rollout.num_steps * hp.gradient_steps / hp.train_freq
+            while self._update_credit >= 1 and self.learning:
+                terms = self.update(self.replay.sample(hp.batch_size, self.replay_beta()))
+                self.gradient_steps += 1
+                self._update_credit -= 1
+                for k, v in terms.items():
+                    losses.setdefault(k, []).append(v)
+
+    def _worker_kwargs(self) -> dict[str, Any]:
+        return self.explore_kwargs(remote=True) if self.learning else {"random": True}
+
+    def train_iteration(self) -> dict[str, float]:
+        stop_at = self.env_steps + self.hp.steps_per_iteration
+        losses: dict[str, list[torch.Tensor]] = {}
+        if self.pool is None:
+            self._iterate_local(stop_at, losses)
+        else:
+            self._iterate_streaming(stop_at, losses)
+        metrics: dict[str, float] = {results.ENV_STEPS: self.env_steps, **self.tracker.report()}
+        for k, vs in losses.items():
+            metrics[results.loss_key(k)] = float(torch.stack(vs).mean())
+        ensure_finite(**{k: metrics[results.loss_key(k)] for k in losses})
+        metrics["gradient_steps"] = self.gradient_steps
+        metrics["replay_size"] = len(self.replay)
+        if self.pool is not None:
+            metrics["worker_restarts"] = self.pool.restarts
+        metrics.update(self.extra_metrics())
+        return metrics
+
+    # ---- state ------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        state = {
+            "networks": {k: v.state_dict() for k, v in self.networks().items()},
+            "replay": self.replay.get_state(),
+            "tracker": self.tracker.get_state(),
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": self.torch_rng.get_state(),
+            "counters": {"env_steps": self.env_steps, "gradient_steps": self.gradient_steps,
+                         "next_train": self._next_train, "update_credit": self._update_credit},
+            "extra": self.extra_state(),
+        }
+        if self.pool is None:
+            state["envs"] = {"env": env_state(self.envs), "obs": np.array(self.obs), "resetting": self.resetting.copy()}
+        else:
+            state["workers"] = self.pool.get_state()
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        for k, v in self.networks().items():
+            v.load_state_dict(state["networks"][k])
+        self.replay.set_state(state["replay"])
+        if self.pool is None and "envs" in state:
+            set_env_state(self.envs, state["envs"]["env"])
+            self.obs, self.resetting = state["envs"]["obs"].copy(), state["envs"]["resetting"].copy()
+        elif self.pool is not None and "workers" in state:
+            self.pool.set_state(state["workers"])
+        self.tracker.set_state(state["tracker"])
+        self.rng.bit_generator.state = state["rng"]
+        self.torch_rng.set_state(state["torch_rng"])
+        c = state["counters"]
+        self.env_steps, self.gradient_steps = c["env_steps"], c["gradient_steps"]
+        self._next_train, self._update_credit = c["next_train"], c["update_credit"]
+        self.set_extra_state(state["extra"])
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def obs_tensor(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(obs, device=self.device)
+
+    def close(self) -> None:
+        if self.pool is None:
+            self.envs.close()
+        else:
+            self.pool.close()
+
+
+# ---- networks for deterministic actor-critic (DDPG, TD3) -------------------------------------
+
+def flat_dim(space: gym.Space) -> int:
+    return int(np.prod(space.shape))
+
+
+def require_box(algorithm: str, env_id: str, space: gym.Space) -> None:
+    if not isinstance(space, gym.spaces.Box):
+        raise SpecError(f"{algorithm} needs a continuous (Box) action space; {env_id} has {space}", path="env.id")
+
+
+class DeterministicActor(nn.Module):
+    """mu(s): an MLP squashed by tanh and rescaled to the action box [low, high]."""
+
+    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> None:
+        super().__init__()
+        self.net = mlp(flat_dim(obs_space), hidden, "relu", out_dim=flat_dim(action_space), out_gain=0.01)
+        low, high = torch.as_tensor(action_space.low), torch.as_tensor(action_space.high)
+        self.register_buffer("scale", (high - low) / 2)
+        self.register_buffer("center", (high + low) / 2)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.center + self.scale * torch.tanh(self.net(obs.flatten(1)))
+
+    def clamp(self, actions: torch.Tensor) -> torch.Tensor:
+        return torch.max(torch.min(actions, self.center + self.scale), self.center - self.scale)
+
+
+class NoisyActor(nn.Module):
+    """The exploration policy of DDPG/TD3: mu(s) + noise·(half-range), clipped to the box.
+
+    `noise` (one row per env, from `rl/core/noise.py`) is given in the trial process, where
+    OU noise keeps its state; a rollout worker draws Gaussian noise of std `sigma` itself.
+    """
+
+    def __init__(self, actor: DeterministicActor) -> None:
+        super().__init__()
+        self.actor = actor
+
+    def explore(self, obs: torch.Tensor, generator: torch.Generator | None = None, random: bool = False,
+                noise: np.ndarray | None = None, sigma: float = 0.0) -> tuple[torch.Tensor, dict]:
+        a = self.actor
+        if random:
+            u = torch.rand((obs.shape[0], *a.scale.shape), generator=generator, device=obs.device)
+            return a.center + a.scale * (2 * u - 1), {}
+        if noise is None:
+            eps = sigma * torch.randn((obs.shape[0], *a.scale.shape), generator=generator, device=obs.device)
+        else:
+            eps = torch.as_tensor(noise, device=obs.device)
+        return a.clamp(a(obs) + eps * a.scale), {}
+
+
+def _noisy_actor(obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> NoisyActor:
+    return NoisyActor(DeterministicActor(obs_space, action_space, hidden))
+
+
+def noisy_actor_builder(hidden: list[int]) -> PolicyBuilder:
+    """Picklable builder of a rollout worker's `NoisyActor`."""
+    return functools.partial(_noisy_actor, hidden=list(hidden))
+
+
+class QCritic(nn.Module):
+    """Q(s, a): an MLP on the concatenated observation and action."""
+
+    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> None:
+        super().__init__()
+        self.net = mlp(flat_dim(obs_space) + flat_dim(action_space), hidden, "relu", out_dim=1)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs.flatten(1), action.flatten(1)], dim=1)).squeeze(-1)
+
+
+class ActorCritic:
+    """DDPG/TD3's learnable parts: actor, critic, target copies, two Adams, exploration noise."""
+
+    def __init__(self, actor: DeterministicActor, critic: nn.Module, lr: float, noise: NoiseHparams,
+                 num_envs: int, rng: np.random.Generator) -> None:
+        self.actor, self.critic = actor, critic
+        self.behaviour = NoisyActor(actor)
+        self.actor_target = copy.deepcopy(actor).requires_grad_(False)
+        self.critic_target = copy.deepcopy(critic).requires_grad_(False)
+        self.actor_optimizer = torch.optim.Adam(actor.parameters(), lr=lr)
+        self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=lr)
+        self.noise_hp = noise
+        self.noise = make_noise(noise, (num_envs, *actor.scale.shape), rng)
+
+    def explore_kwargs(self, remote: bool) -> dict[str, Any]:
+        """Workers draw Gaussian noise of the same scale (OU state cannot follow a worker's episodes)."""
+        return {"sigma": self.noise_hp.sigma} if remote else {"noise": self.noise.sample()}
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> np.ndarray:
+        return self.actor(obs[None].float())[0].cpu().numpy()
+
+    def update_targets(self, tau: float) -> None:
+        soft_update(self.critic_target, self.critic, tau)
+        soft_update(self.actor_target, self.actor, tau)
+
+    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        return {"actor": self.actor, "actor_target": self.actor_target, "critic": self.critic,
+                "critic_target": self.critic_target, "actor_optimizer": self.actor_optimizer,
+                "critic_optimizer": self.critic_optimizer}
