@@ -1,0 +1,1 @@
+"""Deep model-free RL: one readable file per algorithm (REINFORCE ... TD3)."""
