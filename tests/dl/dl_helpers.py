@@ -1,0 +1,19 @@
+"""Shared helpers for DL tests: build a validated spec and train it in-process (no Ray)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainfleet import jobs
+from trainfleet.dl.engine import fit_in_process
+
+
+def spec(model: str, task: str, data: dict[str, Any], hparams: dict[str, Any], seed: int = 0, **extra: Any) -> jobs.JobSpec:
+    raw = {"name": f"test-{model}", "model": model, "task": task, "data": data, "hparams": hparams,
+           "stop": {"epochs": hparams.get("epochs", 10)}, "seed": seed, **extra}
+    return jobs.parse_spec(raw)
+
+
+def train(model: str, task: str, data: dict[str, Any], hparams: dict[str, Any], seed: int = 0):
+    """(trained model, per-epoch rows, prepared data) of an in-process run."""
+    return fit_in_process(spec(model, task, data, hparams, seed))
