@@ -1,0 +1,379 @@
+"""RLlib backend (`backend: rllib`): a job spec becomes an RLlib new-API-stack `AlgorithmConfig`.
+
+One base class, `RLlibRunner`, does everything the five algorithms share: env
+registration, env runners and learner device from `resources`, seeding, the rename of
+RLlib's result dict to the platform's metric names, checkpoints and greedy actions for
+`trainfleet eval`. Each algorithm below only names its config class and its typed
+hyperparameters, which are RLlib's own `training()` / model-config argument names with
+defaults that work on CartPole (Pendulum for SAC), so RLlib's documentation applies as is.
+
+Why `episode_return_mean` is recomputed here: RLlib reports the mean over the episodes that
+ended *in this iteration* (and a mean of means across env runners). The platform's metric is
+a running mean over the last `stats_window` episodes, as the native algorithms report it, so
+the two backends can be compared and stopped on the same number. A small episode-end
+callback ships every finished episode's return and length back with the results.
+
+RLlib is imported lazily: `trainfleet validate` and `list` load the `Hparams` only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import json
+import math
+from collections import deque
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from trainfleet import jobs, results
+from trainfleet.rl.core.algorithm import Hparams
+from trainfleet.rl.core.envs import make_env
+
+RLLIB_DIR = "rllib"  # the Algorithm's own checkpoint, inside the trial checkpoint directory
+WINDOW_FILE = "episode_window.json"
+EPISODE_RETURNS = "trainfleet_episode_returns"  # per-episode values shipped by the callback
+EPISODE_LENGTHS = "trainfleet_episode_lengths"
+# RLlib learner result keys -> the platform's `loss_<term>` names.
+LOSS_NAMES = {
+    "policy_loss": "policy",
+    "vf_loss": "value",
+    "total_loss": "total",
+    "mean_kl_loss": "kl",
+    "qf_loss": "q",
+    "alpha_loss": "alpha",
+    "entropy": "entropy",
+}
+
+
+class RLlibHparams(Hparams):
+    """What every RLlib algorithm here takes; field names are RLlib's own."""
+
+    gamma: float = Field(0.99, ge=0, le=1, description="discount")
+    train_batch_size: int = Field(
+        2000, ge=1, description="env steps per learner update (RLlib's train_batch_size_per_learner)"
+    )
+    fcnet_hiddens: list[int] = Field(default_factory=lambda: [64, 64], description="hidden layer widths")
+    fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field("tanh", description="hidden activation")
+    stats_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
+
+    def rl_module_config(self) -> dict[str, Any]:
+        """The fields that are RLlib `DefaultModelConfig` settings."""
+        from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+        names = {f.name for f in dataclasses.fields(DefaultModelConfig)}
+        return {k: v for k, v in self.model_dump().items() if k in names}
+
+    def training_args(self) -> dict[str, Any]:
+        """Keyword arguments for `AlgorithmConfig.training()`: everything that is not model config."""
+        args = {
+            k: v
+            for k, v in self.model_dump().items()
+            if k not in self.rl_module_config() and k not in ("stats_window", "train_batch_size")
+        }
+        args["train_batch_size_per_learner"] = self.train_batch_size
+        return args
+
+
+class PPOHparams(RLlibHparams):
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    lambda_: float = Field(1.0, ge=0, le=1, description="GAE lambda")
+    clip_param: float = Field(0.3, gt=0, description="PPO clip range of the probability ratio")
+    vf_loss_coeff: float = Field(0.01, ge=0, description="value loss weight (small: the torso is shared)")
+    vf_clip_param: float = Field(10.0, gt=0, description="value-function loss clip")
+    entropy_coeff: float = Field(0.0, ge=0, description="entropy bonus weight")
+    use_kl_loss: bool = Field(True, description="adaptive KL penalty on top of the clip")
+    num_epochs: int = Field(10, ge=1, description="passes over each train batch")
+    minibatch_size: int = Field(500, ge=1, description="SGD minibatch size")
+    fcnet_hiddens: list[int] = Field(default_factory=lambda: [32], description="hidden layer widths")
+    fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field(
+        "linear", description="hidden activation (RLlib's tuned CartPole PPO uses one linear layer)"
+    )
+    vf_share_layers: bool = Field(True, description="policy and value heads share the torso")
+
+
+class DQNHparams(RLlibHparams):
+    """DQN with RLlib's Rainbow switches; the replay buffer fields become `replay_buffer_config`."""
+
+    lr: float = Field(5e-4, gt=0, description="Adam learning rate")
+    train_batch_size: int = Field(32, ge=1, description="replayed transitions per gradient step")
+    double_q: bool = Field(True, description="double DQN target (online argmax, target value)")
+    dueling: bool = Field(True, description="dueling value/advantage heads")
+    n_step: int = Field(3, ge=1, description="n-step returns")
+    prioritized_replay: bool = Field(True, description="prioritized experience replay (else uniform)")
+    buffer_capacity: int = Field(50_000, ge=1, description="replay capacity (env steps)")
+    per_alpha: float = Field(0.6, ge=0, description="PER priority exponent")
+    per_beta: float = Field(0.4, ge=0, le=1, description="PER importance-sampling exponent")
+    epsilon_final: float = Field(0.02, ge=0, le=1, description="final epsilon of the linear decay from 1.0")
+    epsilon_timesteps: int = Field(10_000, ge=1, description="env steps of the epsilon decay")
+    target_network_update_freq: int = Field(500, ge=1, description="env steps between target syncs")
+    num_steps_sampled_before_learning_starts: int = Field(1000, ge=0, description="warm-up env steps")
+    training_intensity: float | None = Field(None, gt=0, description="trained/sampled step ratio (None: RLlib's)")
+    fcnet_hiddens: list[int] = Field(default_factory=lambda: [256], description="torso widths")
+    head_fcnet_hiddens: list[int] = Field(default_factory=lambda: [256], description="Q-head (value/advantage) widths")
+
+    def training_args(self) -> dict[str, Any]:
+        args = super().training_args()
+        for key in ("prioritized_replay", "buffer_capacity", "per_alpha", "per_beta", "epsilon_final", "epsilon_timesteps"):
+            del args[key]
+        if self.prioritized_replay:
+            buffer = {"type": "PrioritizedEpisodeReplayBuffer", "alpha": self.per_alpha, "beta": self.per_beta}
+        else:
+            buffer = {"type": "EpisodeReplayBuffer"}
+        args["replay_buffer_config"] = {**buffer, "capacity": self.buffer_capacity}
+        args["epsilon"] = [(0, 1.0), (self.epsilon_timesteps, self.epsilon_final)]
+        if self.training_intensity is None:
+            del args["training_intensity"]
+        return args
+
+
+class SACHparams(RLlibHparams):
+    """SAC (RLlib's tuned Pendulum settings); the replay buffer fields become `replay_buffer_config`."""
+
+    actor_lr: float = Field(2e-4, gt=0, description="policy learning rate")
+    critic_lr: float = Field(8e-4, gt=0, description="Q-networks learning rate")
+    alpha_lr: float = Field(9e-4, gt=0, description="entropy temperature learning rate")
+    tau: float = Field(0.005, gt=0, le=1, description="soft target update rate")
+    initial_alpha: float = Field(1.0, gt=0, description="initial entropy temperature")
+    twin_q: bool = Field(True, description="clipped double-Q (two critics)")
+    n_step: int = Field(1, ge=1, description="n-step returns")
+    buffer_capacity: int = Field(100_000, ge=1, description="replay capacity (env steps)")
+    num_steps_sampled_before_learning_starts: int = Field(256, ge=0, description="warm-up env steps")
+    train_batch_size: int = Field(256, ge=1, description="replayed transitions per gradient step")
+    fcnet_hiddens: list[int] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
+    fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field("relu", description="hidden activation")
+
+    def training_args(self) -> dict[str, Any]:
+        args = super().training_args()
+        args["replay_buffer_config"] = {"type": "EpisodeReplayBuffer", "capacity": args.pop("buffer_capacity")}
+        return args
+
+
+class ImpalaHparams(RLlibHparams):
+    """IMPALA: V-trace off-policy correction of actor-learner lag."""
+
+    lr: float = Field(5e-4, gt=0, description="learning rate")
+    train_batch_size: int = Field(500, ge=1, description="env steps per learner update")
+    vf_loss_coeff: float = Field(0.05, ge=0, description="value loss weight")
+    entropy_coeff: float = Field(0.0, ge=0, description="entropy bonus weight")
+    vtrace_clip_rho_threshold: float = Field(1.0, gt=0, description="V-trace rho-bar (importance weight clip)")
+    grad_clip: float = Field(40.0, gt=0, description="global gradient-norm clip")
+
+
+class APPOHparams(ImpalaHparams):
+    """APPO: IMPALA's asynchronous V-trace learner with PPO's clipped surrogate."""
+
+    clip_param: float = Field(0.4, gt=0, description="clip range of the probability ratio")
+    use_kl_loss: bool = Field(False, description="KL penalty against the target network")
+    target_network_update_freq: int = Field(2, ge=1, description="learner updates between target syncs")
+
+
+def _env_creator(env_id: str, env_config: dict[str, Any]) -> Any:
+    """Runs in every env runner: builds the env with trainfleet's registrations in place."""
+    return make_env(env_id, dict(env_config))
+
+
+def _record_episode(*, episode: Any, metrics_logger: Any, prev_episode_chunks: Any = (), **_: Any) -> None:
+    """Episode-end callback (in the env runners): ship the whole episode's return and length.
+
+    `episode` is only the chunk sampled in this `sample()` call; earlier chunks of a long
+    episode come as `prev_episode_chunks`.
+    """
+    chunks = [episode, *prev_episode_chunks]
+    metrics_logger.log_value(EPISODE_RETURNS, float(sum(c.get_return() for c in chunks)), reduce="item_series")
+    metrics_logger.log_value(EPISODE_LENGTHS, sum(len(c) for c in chunks), reduce="item_series")
+
+
+def _learner_gpus(spec: jobs.JobSpec) -> int:
+    """1 when the spec asks for a GPU, or says auto and this (trial) process was given one."""
+    want = spec.resources.learner_gpus
+    if want == "auto":
+        import torch
+
+        return 1 if torch.cuda.is_available() else 0
+    return int(want)
+
+
+class RLlibRunner:
+    """The Runner for `backend: rllib`; subclasses set `Hparams` and `config_class`.
+
+    The Algorithm (and its env runner actors) is built on the first training call, so
+    `trainfleet eval` restores only the RLModule from the checkpoint and needs no Ray.
+    """
+
+    Hparams: ClassVar[type[RLlibHparams]] = RLlibHparams
+    config_class: ClassVar[str] = ""  # "module:ConfigClass"
+
+    def __init__(self, spec: jobs.JobSpec) -> None:
+        self.spec = spec
+        self.hp = self.Hparams.model_validate(spec.hparams)
+        self.algo: Any = None
+        self._module: Any = None
+        self._pending_restore: Path | None = None
+        self.returns: deque[float] = deque(maxlen=self.hp.stats_window)
+        self.lengths: deque[int] = deque(maxlen=self.hp.stats_window)
+        self._action_space = None
+
+    # -- building ------------------------------------------------------------------
+
+    def env_name(self) -> str:
+        return f"trainfleet/{self.spec.env.id}"
+
+    def algorithm_config(self) -> Any:
+        """The RLlib AlgorithmConfig this job describes (not built)."""
+        from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+        module_name, cls_name = self.config_class.split(":")
+        config_cls = getattr(importlib.import_module(module_name), cls_name)
+        spec, r = self.spec, self.spec.resources
+        return (
+            config_cls()
+            .environment(self.env_name(), env_config=dict(spec.env.kwargs))
+            .env_runners(
+                num_env_runners=r.rollout_workers,
+                num_envs_per_env_runner=spec.env.num_envs,
+                num_cpus_per_env_runner=r.cpus_per_worker,
+            )
+            .learners(num_learners=0, num_gpus_per_learner=_learner_gpus(spec))
+            .training(**self.hp.training_args())
+            .rl_module(model_config=DefaultModelConfig(**self.hp.rl_module_config()))
+            .callbacks(on_episode_end=_record_episode)
+            .debugging(seed=spec.seed, log_level="ERROR")
+        )
+
+    def _algorithm(self) -> Any:
+        if self.algo is None:
+            import torch
+            from ray.tune.registry import register_env
+
+            torch.set_num_threads(1)
+            register_env(self.env_name(), functools.partial(_env_creator, self.spec.env.id))
+            self.algo = self.algorithm_config().build_algo()
+            if self._pending_restore is not None:
+                self.algo.restore_from_path(str(self._pending_restore / RLLIB_DIR))
+                self._pending_restore = None
+        return self.algo
+
+    # -- Runner protocol -----------------------------------------------------------
+
+    def train_iteration(self) -> dict[str, Any]:
+        return self.platform_metrics(self._algorithm().train())
+
+    def platform_metrics(self, result: dict[str, Any]) -> dict[str, Any]:
+        """RLlib's result dict in the platform's vocabulary (results.py)."""
+        runners = result.get("env_runners", {})
+        self.returns.extend(np.atleast_1d(runners.get(EPISODE_RETURNS, [])).tolist())
+        self.lengths.extend(np.atleast_1d(runners.get(EPISODE_LENGTHS, [])).tolist())
+        fresh = bool(runners.get(EPISODE_RETURNS))
+        out: dict[str, Any] = {
+            results.ENV_STEPS: int(result.get("num_env_steps_sampled_lifetime", 0)),
+            results.EPISODES: int(runners.get("num_episodes_lifetime", 0)),
+            results.EPISODE_RETURN_MEAN: float(np.mean(self.returns)) if fresh else math.nan,
+            results.EPISODE_LEN_MEAN: float(np.mean(self.lengths)) if fresh else math.nan,
+        }
+        learner = result.get("learners", {}).get("default_policy", {})
+        for key, term in LOSS_NAMES.items():
+            if key in learner:
+                out[results.loss_key(term)] = float(learner[key])
+        return out
+
+    def save(self, directory: Path) -> None:
+        self._algorithm().save_to_path(str(directory / RLLIB_DIR))
+        (directory / WINDOW_FILE).write_text(json.dumps({"returns": list(self.returns), "lengths": list(self.lengths)}))
+
+    def restore(self, directory: Path) -> None:
+        window = json.loads((directory / WINDOW_FILE).read_text())
+        self.returns.extend(window["returns"])
+        self.lengths.extend(window["lengths"])
+        self._module = None
+        if self.algo is not None:
+            self.algo.restore_from_path(str(directory / RLLIB_DIR))
+        else:
+            self._pending_restore = directory
+
+    def inference_module(self) -> Any:
+        """The trained RLModule: the live algorithm's, or the checkpoint's learner module."""
+        if self._module is None:
+            if self.algo is not None:
+                self._module = self.algo.get_module()
+            else:
+                from ray.rllib.core.rl_module.rl_module import RLModule
+
+                if self._pending_restore is None:
+                    raise RuntimeError("act() needs a trained or restored agent")
+                path = self._pending_restore / RLLIB_DIR / "learner_group" / "learner" / "rl_module" / "default_policy"
+                self._module = RLModule.from_checkpoint(str(path))
+        return self._module
+
+    def act(self, obs: Any) -> Any:
+        """Greedy action: the module's deterministic inference output, mapped to the env's action space."""
+        import gymnasium as gym
+        import torch
+        from ray.rllib.core.columns import Columns
+        from ray.rllib.utils.spaces.space_utils import unsquash_action
+
+        module = self.inference_module()
+        with torch.no_grad():
+            out = module.forward_inference({Columns.OBS: torch.as_tensor(np.asarray(obs)[None], dtype=torch.float32)})
+        if Columns.ACTIONS in out:
+            action = out[Columns.ACTIONS]
+        else:
+            dist = module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+            action = dist.to_deterministic().sample()
+        action = action[0].cpu().numpy()
+        space = self.action_space()
+        if isinstance(space, gym.spaces.Box):
+            # RLlib's env runners unsquash [-1, 1] outputs to the bounds (normalize_actions=True).
+            return np.clip(unsquash_action(action, space), space.low, space.high)
+        return int(action)
+
+    def action_space(self) -> Any:
+        if self._action_space is None:
+            env = make_env(self.spec.env.id, self.spec.env.kwargs)
+            self._action_space = env.action_space
+            env.close()
+        return self._action_space
+
+    def close(self) -> None:
+        if self.algo is not None:
+            self.algo.stop()
+            self.algo = None
+
+
+class RLlibPPO(RLlibRunner):
+    """RLlib PPO."""
+
+    Hparams = PPOHparams
+    config_class = "ray.rllib.algorithms.ppo:PPOConfig"
+
+
+class RLlibDQN(RLlibRunner):
+    """RLlib DQN; double Q, dueling heads and prioritized replay are RLlib's own switches."""
+
+    Hparams = DQNHparams
+    config_class = "ray.rllib.algorithms.dqn:DQNConfig"
+
+
+class RLlibSAC(RLlibRunner):
+    """RLlib soft actor-critic (continuous actions)."""
+
+    Hparams = SACHparams
+    config_class = "ray.rllib.algorithms.sac:SACConfig"
+
+
+class RLlibAPPO(RLlibRunner):
+    """RLlib asynchronous PPO."""
+
+    Hparams = APPOHparams
+    config_class = "ray.rllib.algorithms.appo:APPOConfig"
+
+
+class RLlibIMPALA(RLlibRunner):
+    """RLlib IMPALA (V-trace)."""
+
+    Hparams = ImpalaHparams
+    config_class = "ray.rllib.algorithms.impala:IMPALAConfig"
