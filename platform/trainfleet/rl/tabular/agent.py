@@ -194,7 +194,8 @@ class PredictionHparams(EpisodicHparams):
 class PredictionAgent(TabularAgent):
     """Estimates v_pi of a fixed policy; reports its RMS error against the exact DP solution.
 
-    The error is over the states the policy reaches from the start (others get no experience).
+    The error is over the states the policy reaches from the start (others get no experience);
+    it needs an env with a model (`env.unwrapped.P`) and gamma < 1.
     """
 
     Hparams = PredictionHparams

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from trainfleet.errors import SpecError
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.checkpoint import load_state, save_state
 from trainfleet.rl.tabular.dyna_q import DynaQ
@@ -120,3 +121,12 @@ def test_checkpoint_resume_continues_exactly(cls, hp, tmp_path):
     assert resumed.train_iteration() == expected
     table = "q" if hasattr(agent, "q") else "v"
     np.testing.assert_array_equal(getattr(resumed, table), getattr(agent, table))
+
+
+def test_prediction_policy_choices():
+    maze = ("trainfleet/MazeRobot-v0", {"layout": ["S..", ".#.", "..G"]})
+    with pytest.raises(SpecError, match="one action in \\[0, 4\\) per state"):
+        TD0Prediction(RunContext(*maze, 1, TD0Prediction.Hparams(policy=[0, 1]), 0))
+    optimal = TD0Prediction(RunContext(*maze, 1, TD0Prediction.Hparams(policy="optimal", gamma=0.9), 0))
+    assert optimal.v_exact[optimal.start_state] == pytest.approx(0.9**3)  # 4 moves to the goal
+    assert optimal.act(0) in (1, 2)  # down or right: both start a shortest path
