@@ -106,6 +106,7 @@ def dl_trial(config: dict[str, Any]) -> None:
     from ray.train.v2.api.callback import UserCallback
     from ray.util.queue import Queue
 
+    from trainfleet.launch import telemetry
     from trainfleet.launch.trial import trial_spec
 
     spec = trial_spec(config)
@@ -147,6 +148,7 @@ def dl_trial(config: dict[str, Any]) -> None:
         metrics, checkpoint = queue.get()
         if metrics == _DONE:
             break
+        telemetry.record(spec.name, tune.get_context().get_trial_id(), metrics)  # live metrics (Prometheus)
         tune.report(metrics, checkpoint=checkpoint)  # RAY: the recorder copies it into RUN_DIR/checkpoints
     thread.join()
     if "error" in outcome:

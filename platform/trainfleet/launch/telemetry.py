@@ -6,9 +6,9 @@ node's `metrics_export_port`) and the Grafana dashboard in `cluster/grafana/` ch
 training while it runs. Prometheus sees each name with Ray's `ray_` prefix, e.g.
 `ray_trainfleet_episode_return_mean{job="q-learning-frozenlake", trial_id="..."}`.
 
-Call `record(job, trial_id, metrics)` once per iteration (RL trial loop) or epoch (DL
-train loop, rank 0) from the process that trains. It never raises: metrics export is
-an observer and must not stop a run.
+Call `record(job, trial_id, metrics)` once per iteration: the RL trial loop
+(`launch/trial.py`) and the DL trial (`dl/train.py`, with rank 0's epoch metrics) do.
+It never raises: metrics export is an observer and must not stop a run.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def record(job: str, trial_id: str, metrics: dict[str, Any]) -> None:
         tags = {"job": job, "trial_id": trial_id}
         key = (job, trial_id)
         values = dict(metrics)
-        if LEARNER_UTILIZATION not in values:
+        if LEARNER_UTILIZATION not in values and results.ENV_STEPS in values:
+            # RL: the trial process is the learner. A DL trial only waits for its Train workers.
             values[LEARNER_UTILIZATION] = _utilization(ex, key)
         for name, gauge in ex.gauges.items():
             v = _number(values.get(name, values.get(results.EPOCH) if name == results.ITERATION else None))
