@@ -5,6 +5,7 @@ tests/cluster/test_jobs_api.py.
 """
 
 from __future__ import annotations
+
 import pytest
 
 from trainfleet.launch import telemetry
