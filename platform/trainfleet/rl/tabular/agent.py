@@ -188,7 +188,7 @@ class PredictionHparams(EpisodicHparams):
         "uniform",
         description="the fixed policy to evaluate: uniform random, the DP-optimal one, or an action per state",
     )
-    alpha: float | None = Field(0.05, gt=0, le=1, description="step size; null = 1/N(s), which converges (Robbins-Monro)")
+    alpha: float | None = Field(0.05, gt=0, le=1, description="step size; null = 1/N(s): sample averages for MC (unbiased), convergent but slow for TD")
 
 
 class PredictionAgent(TabularAgent):
@@ -206,6 +206,7 @@ class PredictionAgent(TabularAgent):
         self.visits = np.zeros(self.n_states, dtype=np.int64)
         self.model = TabularModel.from_env(self.env, ctx.env_id) if hasattr(self.env.unwrapped, "P") else None
         self.pi = self._policy(self.hp.policy)
+        self._pi_cdf = np.cumsum(self.pi, axis=1)
         self.start_state = int(self.env.reset(seed=ctx.seed)[0])
         self.v_exact, self.reachable = None, None
         if self.model is not None and self.hp.gamma < 1:
@@ -234,7 +235,9 @@ class PredictionAgent(TabularAgent):
         return self.hp.alpha if self.hp.alpha is not None else 1.0 / self.visits[state]
 
     def sample_action(self, state: int) -> int:
-        return int(self.rng.choice(self.n_actions, p=self.pi[state]))
+        """a ~ pi(.|s) by inverse CDF (rng.choice with p= costs ~10x more per step)."""
+        a = int(np.searchsorted(self._pi_cdf[state], self.rng.random(), side="right"))
+        return min(a, self.n_actions - 1)
 
     def extra_metrics(self) -> dict[str, float]:
         out = {"v_start": float(self.v[self.start_state])}
