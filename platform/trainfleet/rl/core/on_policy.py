@@ -52,7 +52,6 @@ class OnPolicyAlgorithm(Algorithm):
     """Base of the synchronous on-policy algorithms: subclasses implement `update`."""
 
     Hparams = OnPolicyHparams
-    uses_critic = True
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
@@ -62,7 +61,7 @@ class OnPolicyAlgorithm(Algorithm):
         res = ctx.resources
         self.policy_config = ActorCriticConfig(
             hidden=tuple(self.hp.hidden), activation=self.hp.activation, normalize_obs=self.hp.normalize_obs,
-            critic=self.uses_critic,
+            critic=self.uses_critic(),
         )
         self.pool = WorkerPool(
             EnvConfig(ctx.env_id, dict(ctx.env_kwargs), ctx.num_envs),
@@ -81,6 +80,10 @@ class OnPolicyAlgorithm(Algorithm):
         self.timings = {"sample_s": 0.0, "transfer_s": 0.0, "learn_s": 0.0}
 
     # ---- subclass API ---------------------------------------------------------------------------
+    def uses_critic(self) -> bool:
+        """Whether the network has a value head (REINFORCE without a baseline has none)."""
+        return True
+
     def update(self, rollout: Rollout) -> dict[str, float]:
         """One learning step on a fresh rollout; returns loss metrics."""
         raise NotImplementedError
