@@ -14,6 +14,6 @@ def spec(model: str, task: str, data: dict[str, Any], hparams: dict[str, Any], s
     return jobs.parse_spec(raw)
 
 
-def train(model: str, task: str, data: dict[str, Any], hparams: dict[str, Any], seed: int = 0):
+def train(model: str, task: str, data: dict[str, Any], hparams: dict[str, Any], seed: int = 0, checkpoint_dir=None):
     """(trained model, per-epoch rows, prepared data) of an in-process run."""
-    return fit_in_process(spec(model, task, data, hparams, seed))
+    return fit_in_process(spec(model, task, data, hparams, seed), checkpoint_dir=checkpoint_dir)

@@ -203,10 +203,13 @@ class Collect:
             self.last_checkpoint = checkpoint
 
 
-def fit_in_process(spec: jobs.JobSpec, report: Report | None = None) -> tuple[nn.Module, list[dict[str, Any]], Any]:
+def fit_in_process(
+    spec: jobs.JobSpec, report: Report | None = None, checkpoint_dir: str | None = None
+) -> tuple[nn.Module, list[dict[str, Any]], Any]:
     """Prepare the job's data and run `fit` here, without Ray: for tests, notebooks and benchmarks.
 
-    Returns the trained model, the per-epoch rows and the prepared data (split tables, info).
+    Returns the trained model, the per-epoch rows and the prepared data (split tables, info);
+    with `checkpoint_dir`, the final checkpoint is written there as a Ray run would.
     """
     from trainfleet.dl.data.batches import InMemoryBatches
     from trainfleet.dl.data.source import DataSpec, prepare
@@ -223,4 +226,8 @@ def fit_in_process(spec: jobs.JobSpec, report: Report | None = None) -> tuple[nn
             report(metrics, checkpoint=checkpoint)
 
     model = fit(spec, prepared.info, batches, both)
+    if checkpoint_dir is not None:
+        from trainfleet.dl.checkpoint import write
+
+        write(checkpoint_dir, collect.last_checkpoint, spec, prepared.info, prepared.split)
     return model, collect.rows, prepared
