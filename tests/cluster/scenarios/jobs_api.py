@@ -19,6 +19,8 @@ import requests
 from _common import TABULAR_JOB, cluster, dashboard_url, emit, free_port, wait_for
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+# Burst job i gets the mistake of key i % 4 (none for 0 and 2: those train).
+BURST_MISTAKES = {1: "--set hparams.alpah=0.5", 3: "--set env.id=FrozenLak-v1"}
 
 
 def scrape_all_nodes() -> str:
@@ -81,18 +83,18 @@ def main(out: Path, burst: int) -> None:
                               "logs_tail": client.get_job_logs(job_id)[-600:]}
         result["head_node_id"] = c.head_node.node_id
 
-        # 3. a burst of small jobs at one head: every one must end, with a reason when it fails
+        # 3. a burst of small jobs at one head: every one must end, with a reason when it fails.
+        # Half train (tiny tabular runs); half carry a user mistake and fail before Ray starts.
         t0 = time.monotonic()
         submitted = []
         for i in range(burst):
-            bad = i % 5 == 4  # every fifth job has a spec error the user must see
-            sets = "--set hparams.alpah=0.5" if bad else ""
+            mistake = BURST_MISTAKES.get(i % 4, "")
             entry = (
                 f"trainfleet run {TABULAR_JOB} --output {out} --set stop.iterations=1 "
-                f"--set hparams.episodes_per_iteration=20 --set name=burst-{i} {sets}"
+                f"--set hparams.episodes_per_iteration=20 --set name=burst-{i} {mistake}"
             )
             submitted.append(client.submit_job(entrypoint=entry, submission_id=f"burst-{i:02d}", entrypoint_num_cpus=0.25))
-        wait_for(lambda: all(client.get_job_status(j).value in TERMINAL for j in submitted), timeout=400,
+        wait_for(lambda: all(client.get_job_status(j).value in TERMINAL for j in submitted), timeout=480,
                  interval=2.0, what="burst jobs")
         result["burst_s"] = round(time.monotonic() - t0, 1)
         listed = [j for j in client.list_jobs() if (j.submission_id or "").startswith("burst-")]
