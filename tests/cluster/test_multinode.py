@@ -47,3 +47,13 @@ def test_ddp_job_spans_two_nodes(multinode):
     assert ddp["metrics"]["iteration"] == [1, 2]
     # two epochs of the digits MLP: far above chance (0.1)
     assert ddp["summary"]["final_metrics"]["val_accuracy"] > 0.5
+
+
+def test_tensorboard_has_rl_and_dl_metrics_under_platform_names(multinode):
+    from scenario_runner import tensorboard_tags
+
+    rl = {t.removeprefix("ray/tune/") for t in tensorboard_tags(multinode["ppo"]["run_dir"])}
+    assert {"episode_return_mean", "env_steps", "env_steps_per_s", "loss_policy", "loss_value", "loss_entropy",
+            "worker_restarts"} <= rl
+    dl = {t.removeprefix("ray/tune/") for t in tensorboard_tags(multinode["ddp"]["run_dir"])}
+    assert {"epoch", "train_loss", "val_loss", "val_accuracy"} <= dl
