@@ -96,6 +96,7 @@ def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, resume: boo
         scheduler=search_space.scheduler(t, time_attr),
         search_alg=search_space.searcher(t),
         max_concurrent_trials=t.max_concurrent_trials if t else None,
+        reuse_actors=t is not None,  # a sweep's next trial skips the worker start-up and imports
         trial_name_creator=lambda trial: f"{spec.name}_{trial.trial_id}",
         trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
     )
