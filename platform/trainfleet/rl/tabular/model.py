@@ -24,6 +24,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from trainfleet.errors import SpecError
+from trainfleet.rl.envs.grid import Outcomes
 
 
 @dataclass
@@ -68,8 +69,8 @@ class TabularModel:
     def from_env(cls, env: Any, env_id: str = "env") -> "TabularModel":
         u = env.unwrapped
         n_states, n_actions = int(env.observation_space.n), int(env.action_space.n)
-        if hasattr(u, "model"):
-            m = u.model
+        m = getattr(u, "model", None)
+        if isinstance(m, Outcomes):
             return cls.from_arrays(m.prob, m.next_state, m.reward, m.terminated)
         if hasattr(u, "P"):
             return cls.from_transitions(u.P, n_states, n_actions)
