@@ -53,3 +53,23 @@ def test_burst_of_jobs_none_lost_none_twice_failures_explained(jobs_api):
             assert "env.id" in job["message"] and "FrozenLake-v1" in job["message"], job["message"]
         else:
             assert job["status"] == "SUCCEEDED", job
+
+
+def test_trainfleet_status_shows_state_progress_and_dashboard(jobs_api):
+    st = jobs_api["status_ok"]
+    assert st["rc"] == 0, st["out"]
+    assert "SUCCEEDED" in st["out"] and jobs_api["dashboard_url"] in st["out"]
+    assert "iter" in st["out"] and "Traceback" not in st["out"]
+
+
+def test_trainfleet_status_shows_why_a_job_failed(jobs_api):
+    st = jobs_api["status_failed"]
+    assert "FAILED" in st["out"] and "hparams.alpah" in st["out"], st["out"]
+
+
+@pytest.mark.parametrize("case", ["status_wrong_token", "status_no_token", "submit_no_token"])
+def test_missing_or_wrong_token_is_a_clear_error_not_a_traceback(jobs_api, case):
+    res = jobs_api[case]
+    assert res["rc"] != 0
+    assert "Traceback" not in res["out"], res["out"]
+    assert "token" in res["out"].lower(), res["out"]

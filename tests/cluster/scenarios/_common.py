@@ -81,12 +81,18 @@ def dashboard_url(c: Any) -> str:
     return "http://" + c.webui_url
 
 
-def trainfleet(*args: str, env: dict[str, str] | None = None, timeout: float = 240, **kw: Any) -> subprocess.CompletedProcess:
-    """`trainfleet ARGS` in a child process (its own driver), output captured."""
+def trainfleet(*args: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = (), timeout: float = 240,
+               **kw: Any) -> subprocess.CompletedProcess:
+    """`trainfleet ARGS` in a child process (its own driver), output captured; `drop` unsets env vars."""
+    child_env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in drop}
     return subprocess.run(
         [sys.executable, "-m", "trainfleet", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT, **kw,
+        capture_output=True, text=True, timeout=timeout, env=child_env, cwd=ROOT, **kw,
     )
+
+
+def cli_result(proc: subprocess.CompletedProcess) -> dict[str, Any]:
+    return {"rc": proc.returncode, "out": (proc.stdout + proc.stderr)[-2500:]}
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition") -> Any:

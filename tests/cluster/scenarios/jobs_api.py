@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from _common import TABULAR_JOB, cluster, dashboard_url, emit, free_port, wait_for
+from _common import TABULAR_JOB, cli_result, cluster, dashboard_url, emit, free_port, trainfleet, wait_for
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 # Burst job i gets the mistake of key i % 4 (none for 0 and 2: those train).
@@ -82,6 +82,18 @@ def main(out: Path, burst: int) -> None:
         result["live_job"] = {"status": info.status.value, "driver_node_id": info.driver_node_id,
                               "logs_tail": client.get_job_logs(job_id)[-600:]}
         result["head_node_id"] = c.head_node.node_id
+        # `trainfleet status` of that job; then without / with a wrong token (no token anywhere:
+        # an empty HOME hides ~/.ray/auth_token)
+        no_home = str(out / "empty-home")
+        Path(no_home).mkdir(parents=True, exist_ok=True)
+        result["status_ok"] = cli_result(trainfleet("status", job_id, "--address", url))
+        result["status_wrong_token"] = cli_result(
+            trainfleet("status", job_id, "--address", url, env={"RAY_AUTH_TOKEN": "not-the-token"}))
+        result["status_no_token"] = cli_result(
+            trainfleet("status", job_id, "--address", url, env={"HOME": no_home}, drop=("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")))
+        result["submit_no_token"] = cli_result(
+            trainfleet("submit", str(TABULAR_JOB), "--address", url, "--no-wait", env={"HOME": no_home},
+                       drop=("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")))
 
         # 3. a burst of small jobs at one head: every one must end, with a reason when it fails.
         # Half train (tiny tabular runs); half carry a user mistake and fail before Ray starts.
@@ -105,6 +117,8 @@ def main(out: Path, burst: int) -> None:
             for j in listed
         }
         result["submitted"] = submitted
+        # a failed job's reason, as `trainfleet status` shows it
+        result["status_failed"] = cli_result(trainfleet("status", "burst-01", "--address", url))
     emit(result)
 
 
