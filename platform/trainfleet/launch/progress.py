@@ -76,6 +76,9 @@ class RunRecorder(tune.Callback):
         dest = self.run_dir / "checkpoints" / (trial.trial_id if self.sweep else "latest")
         with checkpoint.as_directory() as d:
             results.replace_dir(d, dest)
+        # Rows first, then Tune records this checkpoint in its experiment state: a driver killed
+        # right after can resume from here without a gap in metrics.parquet.
+        self.metrics.flush()
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self.running.discard(trial.trial_id)
