@@ -30,7 +30,7 @@ PPO_JOB = {
     "env": {"id": "CartPole-v1", "num_envs": 2},
     "resources": {"rollout_workers": 2, "cpus_per_worker": 1, "learner_cpus": 1, "placement_strategy": "SPREAD"},
     "hparams": {"n_steps": 64, "epochs": 2, "minibatch_size": 64},
-    "stop": {"iterations": 16},
+    "stop": {"iterations": 10},
     "checkpoint": {"every": 2, "keep": 2},
     "seed": 0,
 }
@@ -95,7 +95,7 @@ def ppo_with_a_killed_worker(c, out: Path) -> dict:
 def ddp(c, out: Path) -> dict:
     proc = trainfleet_proc("run", str(JOBS / "dl" / "mlp_digits.yaml"), "--address", c.address, "--output", str(out),
                            "--set", "resources.num_workers=2", "--set", "stop.epochs=2", "--set", "hparams.epochs=2",
-                           "--set", "resources.use_gpu=false")
+                           "--set", "resources.use_gpu=false", "--set", "data.batch_size=128", "--set", "hparams.lr=0.01")
     seen: set[str] = set()
 
     def train_workers() -> bool:
