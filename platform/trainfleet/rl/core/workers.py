@@ -139,8 +139,8 @@ class RolloutWorker:
 
     def get_state(self) -> dict[str, Any]:
         return {
-            "env": env_state(self.env), "obs": self.obs, "prev_done": self.prev_done,
-            "ep_return": self.ep_return, "ep_len": self.ep_len, "generator": self.generator.get_state(),
+            "env": env_state(self.env), "obs": self.obs.copy(), "prev_done": self.prev_done.copy(),
+            "ep_return": self.ep_return.copy(), "ep_len": self.ep_len.copy(), "generator": self.generator.get_state(),
             "version": self.version,
         }
 
