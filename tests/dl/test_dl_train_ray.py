@@ -28,7 +28,7 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 
 
 def write_job(path: Path, **fields) -> str:
-    job = {"name": "digits-mlp", "model": "mlp", "task": "classify", "hparams": {"hidden": [64], "epochs": 3},
+    job = {"name": "digits-mlp", "model": "mlp", "task": "classify", "hparams": {"hidden": [64], "epochs": 3, "lr": 3.0e-3},
            "stop": {"epochs": 3}, "checkpoint": {"every": 1, "keep": 1}, "seed": 0, **fields}
     path.write_text(yaml.safe_dump(job))
     return str(path)
@@ -44,7 +44,7 @@ def test_one_worker_parquet_job_writes_run_dir_and_evaluates(ray_session, runs, 
     run_dir = Path(out.strip().splitlines()[-1].removeprefix("run dir: "))
     rows = pq.read_table(run_dir / "metrics.parquet").to_pylist()
     assert [r["epoch"] for r in rows] == [1, 2, 3] and SCHEMA <= set(rows[0])
-    assert rows[-1]["val_accuracy"] > 0.85 and rows[-1]["train_loss"] < rows[0]["train_loss"]
+    assert rows[-1]["val_accuracy"] > 0.8 and rows[-1]["train_loss"] < rows[0]["train_loss"]
     final = run_dir / "checkpoints" / "final"
     for name in ("state.pt", "trial_spec.json", "data_info.json", "split.json"):
         assert (final / name).is_file(), name
@@ -69,7 +69,7 @@ def test_two_worker_ddp_sweep_reports_the_same_schema(ray_session, runs, tmp_pat
     run_dir = Path(out.strip().splitlines()[-1].removeprefix("run dir: "))
     rows = pq.read_table(run_dir / "metrics.parquet").to_pylist()
     assert [r["epoch"] for r in rows] == [1, 2, 3] and SCHEMA <= set(rows[0])
-    assert rows[-1]["val_accuracy"] > 0.85
+    assert rows[-1]["val_accuracy"] > 0.8
     trials = pq.read_table(run_dir / "trials.parquet").to_pylist()
     assert len(trials) == 1 and trials[0]["status"] == "ok" and trials[0]["config.hparams.lr"] == 3.0e-3
     assert (run_dir / "checkpoints" / "final" / "state.pt").is_file()
