@@ -81,7 +81,8 @@ def test_spec_errors_name_the_field(tmp_path, fields, where):
     assert rc == 2 and where in err
 
 
-def test_every_dl_job_file_validates():
+def test_every_dl_job_file_validates(monkeypatch):
+    monkeypatch.chdir(ROOT)  # job files name their weights relative to the repository root
     files = sorted(str(p) for p in (ROOT / "jobs" / "dl").glob("*.yaml")) + \
         sorted(str(p) for p in (ROOT / "jobs" / "sweeps").glob("*dl*.yaml"))
     assert files
