@@ -105,6 +105,11 @@ def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "cond
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def run_dir_of(output: str) -> Path:
+    """The run directory a `trainfleet run` printed last."""
+    return Path([ln for ln in output.splitlines() if ln.startswith("run dir: ")][-1].removeprefix("run dir: ").strip())
+
+
 def emit(result: dict[str, Any]) -> None:
     """The scenario's result: the last line of stdout, one JSON object."""
     print(json.dumps(result, default=str), flush=True)

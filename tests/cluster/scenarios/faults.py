@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from _common import (
-    TABULAR_JOB, alive_actors, cluster, emit, node_by_id, remove_node, trainfleet, trainfleet_proc, wait_for,
+    TABULAR_JOB, alive_actors, cluster, emit, node_by_id, remove_node, run_dir_of, trainfleet, trainfleet_proc,
+    wait_for,
 )
 
 ITERATIONS = 24
@@ -30,11 +31,6 @@ def run_args(c, out: Path, name: str, *extra: str) -> list[str]:
         "--set", f"stop.iterations={ITERATIONS}", "--set", "hparams.episodes_per_iteration=1500",
         "--set", "checkpoint.every=2", "--set", "checkpoint.keep=2", *extra,
     ]
-
-
-def run_dir_of(output: str) -> Path:
-    line = [ln for ln in output.splitlines() if ln.startswith("run dir: ")][-1]
-    return Path(line.removeprefix("run dir: ").strip())
 
 
 def table(run_dir: Path) -> dict:

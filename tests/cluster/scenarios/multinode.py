@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from _common import (
-    JOBS, alive_actors, cluster, emit, sigkill_actor_process, trainfleet, trainfleet_proc, wait_for,
+    JOBS, alive_actors, cluster, emit, run_dir_of, sigkill_actor_process, trainfleet, trainfleet_proc, wait_for,
 )
 
 PPO_JOB = {
@@ -60,10 +60,6 @@ def metrics_of(run_dir: Path) -> dict:
 
     t = pq.read_table(run_dir / "metrics.parquet").to_pydict()
     return {k: t[k] for k in ("iteration", "env_steps", "worker_restarts", "episode_return_mean") if k in t}
-
-
-def run_dir_of(output: str) -> Path:
-    return Path([ln for ln in output.splitlines() if ln.startswith("run dir: ")][-1].removeprefix("run dir: "))
 
 
 def ppo_with_a_killed_worker(c, out: Path) -> dict:
