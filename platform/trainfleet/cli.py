@@ -100,7 +100,7 @@ def _cmd_data_export(args: argparse.Namespace) -> int:
 def _cmd_submit(args: argparse.Namespace) -> int:
     from trainfleet.launch import submit
 
-    return submit.submit(args.job, address=args.address, wait=not args.no_wait, sets=args.set)
+    return submit.submit(args.job, address=args.address, wait=not args.no_wait, sets=args.set, output=args.output)
 
 
 def _cmd_follow(args: argparse.Namespace) -> int:
@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("job")
     s.add_argument("--address", default=None, help="http://HEAD:8265 (default: RAY_ADDRESS)")
     s.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
-    s.add_argument("--no-wait", action="store_true")
+    s.add_argument("--output", default=None, help="output root on the cluster (default ./runs in the job's working dir)")
+    s.add_argument("--no-wait", action="store_true", help="print the submission id and return")
     s.set_defaults(func=_cmd_submit)
 
     for name, text in (("status", "state and progress of a submitted job"), ("logs", "logs of a submitted job"),

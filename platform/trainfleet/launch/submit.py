@@ -1,0 +1,190 @@
+"""`trainfleet submit | status | logs | stop`: jobs on a Ray cluster through the Ray Jobs API.
+
+A submitted job is exactly `trainfleet run JOB.yaml [--set ...]` run by the cluster, with the
+project directory (without runs/, .git and other bulky folders) as its working_dir and the
+local trainfleet package shipped alongside, so the cluster runs the code you submitted.
+
+Ray 2.60 clusters have token authentication on by default. The client sends the token as a
+bearer header, taken from RAY_AUTH_TOKEN, else the file at RAY_AUTH_TOKEN_PATH, else
+~/.ray/auth_token (where `ray start --head` writes it); auth is never switched off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from trainfleet import jobs
+from trainfleet.errors import UserError
+
+# Never uploaded with the working_dir (gitignore-style patterns, relative to the project root).
+EXCLUDES = [
+    ".git", "runs/", "**/__pycache__/", "*.egg-info/", ".venv/", "venv/", ".pytest_cache/",
+    "build/", "dist/", "node_modules/", "benchmarks/results/*.parquet", "**/*.pt", "**/*.ckpt",
+]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../trainfleet
+_PROGRESS = re.compile(r"iter\s+(\d+) \| env_steps ([\d,]+) \| return (\S+)")
+EXIT = {"SUCCEEDED": 0, "STOPPED": 130}
+
+
+def auth_token() -> str | None:
+    """The cluster token, from where Ray itself looks for it."""
+    token = os.environ.get("RAY_AUTH_TOKEN", "").strip()
+    if token:
+        return token
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").expanduser()
+    if path.is_file():
+        return path.read_text().strip() or None
+    return None
+
+
+def dashboard_address(address: str | None) -> str:
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address:
+        raise UserError("give the cluster's dashboard address: --address http://HEAD:8265 (or set RAY_ADDRESS)")
+    if "://" not in address:
+        address = f"http://{address}"
+    if not address.startswith(("http://", "https://")):
+        raise UserError(f"{address}: the Jobs API needs the dashboard's http://HEAD:8265 address")
+    return address.rstrip("/")
+
+
+def client(address: str | None) -> Any:
+    """A JobSubmissionClient that carries the token; connection or auth trouble is a UserError."""
+    from ray.exceptions import AuthenticationError
+    from ray.job_submission import JobSubmissionClient
+
+    address = dashboard_address(address)
+    token = auth_token()
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    try:
+        return JobSubmissionClient(address, headers=headers)
+    except (AuthenticationError, ConnectionError, RuntimeError, ValueError) as err:
+        raise UserError(_connection_message(address, err)) from None
+
+
+def _connection_message(address: str, err: BaseException) -> str:
+    text = str(err)
+    if "401" in text or "Unauthorized" in text or "Authentication required" in text:
+        return (
+            f"{address}: the cluster requires a token and none was found. Copy the head node's "
+            "~/.ray/auth_token to this machine, or set RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH)."
+        )
+    if "403" in text or "Forbidden" in text or "Invalid authentication token" in text:
+        return (
+            f"{address}: the cluster rejected the token{' (from RAY_AUTH_TOKEN)' if os.environ.get('RAY_AUTH_TOKEN') else ''}; "
+            "use the head node's ~/.ray/auth_token."
+        )
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return f"cannot reach the Ray dashboard at {address}: {first}"
+
+
+def project_root(start: Path) -> Path:
+    """The nearest folder above `start` with a pyproject.toml, else `start` itself."""
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def entrypoint(job_path: str, sets: list[str], output: str | None) -> str:
+    args = ["trainfleet", "run", job_path] + [a for s in sets for a in ("--set", s)]
+    if output:
+        args += ["--output", output]
+    return shlex.join(args)
+
+
+def submit(job: str, *, address: str | None, wait: bool, sets: list[str], output: str | None = None) -> int:
+    jobs.load_job(job, jobs.parse_set_args(sets))  # a bad spec fails here, before any upload
+    root = project_root(Path.cwd().resolve())
+    job_path = Path(job).resolve()
+    if root not in job_path.parents:
+        raise UserError(f"{job}: the job file must be inside the project directory {root} (it is the job's working_dir)")
+    c = client(address)
+    # py_modules puts this trainfleet first on the cluster's sys.path, whatever version it has installed.
+    runtime_env = {"working_dir": str(root), "excludes": EXCLUDES, "py_modules": [str(PACKAGE_DIR)]}
+    submission_id = c.submit_job(
+        entrypoint=entrypoint(job_path.relative_to(root).as_posix(), sets, output), runtime_env=runtime_env
+    )
+    print(f"submitted: {submission_id}", flush=True)
+    if not wait:
+        print(f"follow it with: trainfleet status {submission_id} / trainfleet logs {submission_id}")
+        return 0
+    try:
+        asyncio.run(_stream(c, submission_id))
+    except KeyboardInterrupt:
+        print(f"\nstopped following; the job keeps running (trainfleet stop {submission_id} stops it)")
+        return 130
+    return _outcome(c, submission_id)
+
+
+async def _stream(c: Any, submission_id: str) -> None:
+    async for chunk in c.tail_job_logs(submission_id):
+        print(chunk, end="", flush=True)
+
+
+def _outcome(c: Any, submission_id: str) -> int:
+    info = c.get_job_info(submission_id)
+    status = str(info.status)
+    print(f"job {submission_id}: {status}" + (f" ({info.message})" if status != "SUCCEEDED" and info.message else ""))
+    if status in EXIT:
+        return EXIT[status]
+    code = getattr(info, "driver_exit_code", None)
+    return int(code) if code else 1
+
+
+def last_progress(logs: str) -> dict[str, Any] | None:
+    """Iteration, env steps and return from the last progress line of a run's log."""
+    matches = list(_PROGRESS.finditer(logs))
+    if not matches:
+        return None
+    m = matches[-1]
+    ret = m.group(3)
+    return {"iteration": int(m.group(1)), "env_steps": int(m.group(2).replace(",", "")),
+            "episode_return_mean": None if ret == "n/a" else float(ret)}
+
+
+def status(submission_id: str, *, address: str | None) -> int:
+    c = client(address)
+    info = _info(c, submission_id)
+    print(f"job:        {submission_id}")
+    print(f"status:     {info.status}")
+    if info.message:
+        print(f"message:    {info.message}")
+    print(f"entrypoint: {info.entrypoint}")
+    progress = last_progress(c.get_job_logs(submission_id))
+    if progress:
+        ret = progress["episode_return_mean"]
+        print(f"progress:   iteration {progress['iteration']}, env steps {progress['env_steps']:,}, "
+              f"return {'n/a' if ret is None else f'{ret:.2f}'}")
+    print(f"dashboard:  {dashboard_address(address)}/#/jobs/{submission_id}")
+    return 0
+
+
+def logs(submission_id: str, *, address: str | None) -> int:
+    c = client(address)
+    _info(c, submission_id)
+    sys.stdout.write(c.get_job_logs(submission_id))
+    return 0
+
+
+def stop(submission_id: str, *, address: str | None) -> int:
+    c = client(address)
+    _info(c, submission_id)
+    stopped = c.stop_job(submission_id)
+    print(f"job {submission_id}: {'stop requested' if stopped else 'already finished'}")
+    return 0
+
+
+def _info(c: Any, submission_id: str) -> Any:
+    try:
+        return c.get_job_info(submission_id)
+    except RuntimeError as err:
+        if "does not exist" in str(err) or "404" in str(err):
+            raise UserError(f"no job {submission_id!r} on this cluster") from None
+        raise
