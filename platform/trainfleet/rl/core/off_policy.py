@@ -55,6 +55,12 @@ class OffPolicyHparams(Hparams):
     stats_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
 
 
+def adam(params: Any, lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel: one op for all parameters. On CPU torch's default is a
+    Python loop over tensors, which measured ~3x slower per step for these small networks."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
+
+
 class EpisodeTracker:
     """Per-env running return/length; keeps the last `window` finished episodes."""
 
@@ -402,8 +408,8 @@ class ActorCritic:
         self.behaviour = NoisyActor(actor)
         self.actor_target = copy.deepcopy(actor).requires_grad_(False)
         self.critic_target = copy.deepcopy(critic).requires_grad_(False)
-        self.actor_optimizer = torch.optim.Adam(actor.parameters(), lr=lr)
-        self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=lr)
+        self.actor_optimizer = adam(actor.parameters(), lr)
+        self.critic_optimizer = adam(critic.parameters(), lr)
         self.noise_hp = noise
         self.noise = make_noise(noise, (num_envs, *actor.scale.shape), rng)
 

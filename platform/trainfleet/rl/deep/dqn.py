@@ -35,7 +35,7 @@ from torch import nn
 from trainfleet.errors import SpecError
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.networks import DuelingHead, layer_init, soft_update, torso
-from trainfleet.rl.core.off_policy import OffPolicyAlgorithm, OffPolicyHparams
+from trainfleet.rl.core.off_policy import OffPolicyAlgorithm, OffPolicyHparams, adam
 from trainfleet.rl.core.replay import PrioritizedReplayBuffer, ReplayBuffer, ReplaySample
 from trainfleet.rl.core.schedules import Schedule
 from trainfleet.rl.core.workers import PolicyBuilder
@@ -125,7 +125,7 @@ class DQN(OffPolicyAlgorithm):
         self.q = QNetwork(self.obs_space, self.n_actions, hp.hidden, hp.dueling).to(self.device)
         self.target = copy.deepcopy(self.q).requires_grad_(False)
         self.behaviour = EpsilonGreedy(self.q, self.n_actions)
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=hp.lr)
+        self.optimizer = adam(self.q.parameters(), hp.lr)
         self.last_target_update = 0
 
     def make_replay(self) -> ReplayBuffer:
