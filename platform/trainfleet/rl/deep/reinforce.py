@@ -85,8 +85,8 @@ class Reinforce(OnPolicyAlgorithm):
         torch.nn.utils.clip_grad_norm_(self.model.policy_parameters(), hp.max_grad_norm)
         self.policy_opt.step()
         # ---- END ALGO LOGIC ------------------------------------------------------------------------
-        ensure_finite(policy=float(loss_policy), **{k: v for k, v in metrics.items()})
-        metrics[results.loss_key("policy")] = float(loss_policy)
-        metrics[results.loss_key("entropy")] = float(entropy.mean())
+        ensure_finite(policy=loss_policy.item(), **metrics)
+        metrics[results.loss_key("policy")] = loss_policy.item()
+        metrics[results.loss_key("entropy")] = entropy.mean().item()
         metrics["batch_steps"] = int(mask.sum())
         return metrics
