@@ -50,6 +50,9 @@ LOSS_NAMES = {
 }
 
 
+REPORTING_FIELDS = ("min_sample_timesteps_per_iteration", "min_time_s_per_iteration")
+
+
 class RLlibHparams(Hparams):
     """What every RLlib algorithm here takes; field names are RLlib's own."""
 
@@ -68,13 +71,14 @@ class RLlibHparams(Hparams):
         names = {f.name for f in dataclasses.fields(DefaultModelConfig)}
         return {k: v for k, v in self.model_dump().items() if k in names}
 
+    def reporting_args(self) -> dict[str, Any]:
+        """The fields that are `AlgorithmConfig.reporting()` settings (what one iteration is)."""
+        return {k: v for k, v in self.model_dump().items() if k in REPORTING_FIELDS}
+
     def training_args(self) -> dict[str, Any]:
-        """Keyword arguments for `AlgorithmConfig.training()`: everything that is not model config."""
-        args = {
-            k: v
-            for k, v in self.model_dump().items()
-            if k not in self.rl_module_config() and k not in ("stats_window", "train_batch_size")
-        }
+        """Keyword arguments for `AlgorithmConfig.training()`: everything else."""
+        skip = {"stats_window", "train_batch_size", *self.rl_module_config(), *self.reporting_args()}
+        args = {k: v for k, v in self.model_dump().items() if k not in skip}
         args["train_batch_size_per_learner"] = self.train_batch_size
         return args
 
@@ -112,6 +116,7 @@ class DQNHparams(RLlibHparams):
     epsilon_timesteps: int = Field(10_000, ge=1, description="env steps of the epsilon decay")
     target_network_update_freq: int = Field(500, ge=1, description="env steps between target syncs")
     num_steps_sampled_before_learning_starts: int = Field(1000, ge=0, description="warm-up env steps")
+    min_sample_timesteps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
     training_intensity: float | None = Field(None, gt=0, description="trained/sampled step ratio (None: RLlib's)")
     fcnet_hiddens: list[int] = Field(default_factory=lambda: [256], description="torso widths")
     head_fcnet_hiddens: list[int] = Field(default_factory=lambda: [256], description="Q-head (value/advantage) widths")
@@ -143,6 +148,7 @@ class SACHparams(RLlibHparams):
     n_step: int = Field(1, ge=1, description="n-step returns")
     buffer_capacity: int = Field(100_000, ge=1, description="replay capacity (env steps)")
     num_steps_sampled_before_learning_starts: int = Field(256, ge=0, description="warm-up env steps")
+    min_sample_timesteps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
     train_batch_size: int = Field(256, ge=1, description="replayed transitions per gradient step")
     fcnet_hiddens: list[int] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
     fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field("relu", description="hidden activation")
@@ -162,6 +168,9 @@ class ImpalaHparams(RLlibHparams):
     entropy_coeff: float = Field(0.0, ge=0, description="entropy bonus weight")
     vtrace_clip_rho_threshold: float = Field(1.0, gt=0, description="V-trace rho-bar (importance weight clip)")
     grad_clip: float = Field(40.0, gt=0, description="global gradient-norm clip")
+    min_time_s_per_iteration: float = Field(
+        10.0, gt=0, description="seconds per reported iteration (sampling and learning run asynchronously)"
+    )
 
 
 class APPOHparams(ImpalaHparams):
@@ -241,6 +250,7 @@ class RLlibRunner:
             .learners(num_learners=0, num_gpus_per_learner=_learner_gpus(spec))
             .training(**self.hp.training_args())
             .rl_module(model_config=DefaultModelConfig(**self.hp.rl_module_config()))
+            .reporting(**self.hp.reporting_args())
             .callbacks(on_episode_end=_record_episode)
             .debugging(seed=spec.seed, log_level="ERROR")
         )
