@@ -16,14 +16,6 @@ from trainfleet.dl.engine import validate
 from trainfleet.errors import UserError
 
 
-def load_model(ckpt_dir: str | Path) -> tuple[Any, torch.nn.Module, Any]:
-    """(trial spec, model with the checkpoint's weights in eval mode, data info)."""
-    loaded = checkpoint.read(ckpt_dir)
-    _, _, model = build(loaded.spec, loaded.info)
-    model.load_state_dict(loaded.state["model"])
-    return loaded.spec, model.eval(), loaded.info
-
-
 def evaluate_dl_run(run_dir: str | Path, ckpt_dir: str | Path) -> dict[str, Any]:
     torch.set_num_threads(1)
     loaded = checkpoint.read(ckpt_dir)
