@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from trainfleet.rl.core.envs import make_env
+from trainfleet.rl.core.wrappers import single_env
 
 
 def evaluate_policy(
@@ -21,7 +22,10 @@ def evaluate_policy(
     record_frames: bool = False,
 ) -> tuple[list[float], list[np.ndarray]]:
     """Returns per-episode returns (and the first episode's frames when asked)."""
-    env: gym.Env = make_env(env_id, env_kwargs, render_mode="rgb_array" if record_frames else None)
+    if record_frames:
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame renders off-screen; no sound card wanted
+    # the same preprocessing as in training (Atari frames, stacking), so the policy sees what it learned on
+    env: gym.Env = single_env(env_id, env_kwargs, render_mode="rgb_array" if record_frames else None)
     returns, frames = [], []
     try:
         for ep in range(episodes):

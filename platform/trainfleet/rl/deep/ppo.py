@@ -72,10 +72,11 @@ class PPO(OnPolicyAlgorithm):
         sums = torch.zeros(5, device=self.device)  # policy, value, entropy, approx_kl, clipfrac
         steps = 0
         for _ in range(hp.epochs):
-            perm = torch.randperm(n, generator=self.generator).to(self.device)
+            # one minibatch covering the batch needs no shuffling (and no gather copies)
+            perm = torch.randperm(n, generator=self.generator).to(self.device) if n > hp.minibatch_size else None
             epoch_kl = torch.zeros((), device=self.device)
             for start in range(0, n, hp.minibatch_size):
-                idx = perm[start:start + hp.minibatch_size]
+                idx = perm[start:start + hp.minibatch_size] if perm is not None else slice(None)
                 logp, entropy, value = self.model.evaluate(b.obs[idx], b.actions[idx])
                 log_ratio = logp - b.logp[idx]
                 ratio = log_ratio.exp()
