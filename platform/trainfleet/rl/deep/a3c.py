@@ -18,6 +18,7 @@ and updates (staleness 0): that is A2C with a single env group.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +99,12 @@ class A3C(OnPolicyAlgorithm):
                 self._start(w, fresh_weights=False)
         staleness, terms = [], []
         for _ in range(hp.updates_per_iteration):
+            t0 = time.perf_counter()
             done = self.pool.wait(num_returns=1)[0]
+            t1 = time.perf_counter()
+            # sample_s: the workers' stepping (in parallel); transfer_s: the rest of the learner's wait
+            self.timings["sample_s"] += done.rollout.sample_s
+            self.timings["transfer_s"] += max(t1 - t0 - done.rollout.sample_s, 0.0)
             self.in_flight.discard(done.worker)
             grads, loss_terms = done.output
             ensure_finite(**loss_terms)
@@ -112,6 +118,7 @@ class A3C(OnPolicyAlgorithm):
             self.record_episodes(done.rollout)
             self._start(done.worker, fresh_weights=True)  # answer this worker alone
             terms.append(loss_terms)
+            self.timings["learn_s"] += time.perf_counter() - t1
         # ---- END ALGO LOGIC ------------------------------------------------------------------------
         return {
             **self.episode_metrics(),
