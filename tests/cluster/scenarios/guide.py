@@ -4,7 +4,8 @@ The shell commands of the guide's first code block are executed in order, with t
 changes that keep this machine's other Ray instances safe: the well-known ports become
 free ones, each `ray start` also gets `--block` so this script owns the node's processes,
 and `ray stop` (which would stop every Ray on the machine) becomes stopping exactly the
-nodes started here. Then the guide's `ray job submit` line runs the same way.
+nodes started here. `SUBMISSION_ID` becomes the id `trainfleet submit` printed. The guide's
+`ray job submit` line runs too, before the nodes stop.
 
 Usage: guide.py   (prints the commands run, their exit codes and output tails as JSON)
 """
@@ -37,15 +38,18 @@ def code_blocks(section: str) -> list[list[str]]:
 def main() -> None:
     ports = {"6379": str(free_port()), "8265": str(free_port()), "8080": str(free_port())}
     blocks = code_blocks("Try it on one machine")
-    commands = blocks[0] + [c for c in blocks[1] if c.startswith("ray job submit")]
+    plain_ray = [c for c in blocks[1] if c.startswith("ray job submit")]
+    stop_at = next(i for i, c in enumerate(blocks[0]) if c.startswith("ray stop"))
+    commands = blocks[0][:stop_at] + plain_ray + blocks[0][stop_at:]
     env = dict(os.environ)
     env.pop("RAY_ADDRESS", None)
     nodes: list[subprocess.Popen] = []
     steps = []
+    submission_id = "SUBMISSION_ID"  # what `trainfleet submit` prints replaces the guide's placeholder
     token = os.path.expanduser("~/.ray/auth_token")
     try:
         for raw in commands:
-            cmd = raw
+            cmd = raw.replace("SUBMISSION_ID", submission_id).replace("/tmp/ray-node2", f"{os.environ['RAY_TMPDIR']}/node2")
             for old, new in ports.items():
                 cmd = re.sub(rf"\b{old}\b", new, cmd)
             argv = shlex.split(cmd)
@@ -85,8 +89,17 @@ def main() -> None:
             else:
                 t0 = time.monotonic()
                 proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                for _ in range(10):  # as a reader would: Ray says "try again later" while the head's agent starts
+                    if "No available agent to submit job" not in proc.stdout + proc.stderr:
+                        break
+                    step["retried"] = step.get("retried", 0) + 1
+                    time.sleep(3)
+                    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
                 step.update(rc=proc.returncode, s=round(time.monotonic() - t0, 1),
-                            out=(proc.stdout + proc.stderr)[-1500:])
+                            out=proc.stdout[-1500:] + "\n--- stderr ---\n" + proc.stderr[-600:])
+                printed = re.search(r"^submitted: (\S+)", proc.stdout, flags=re.M)
+                if argv[:2] == ["trainfleet", "submit"] and printed:
+                    submission_id = printed.group(1)
             if step["rc"] != 0:
                 break
             if argv[:2] == ["trainfleet", "status"]:
