@@ -55,6 +55,9 @@ def cluster(
     if dashboard:
         head_args["dashboard_port"] = free_port()
         head_args["dashboard_host"] = "127.0.0.1"
+        # Ray's fixed default (52365) may be held by another Ray on this machine; without its
+        # agent the head's Jobs API answers "No available agent to submit job".
+        head_args["dashboard_agent_listen_port"] = free_port()
     if metrics_port:
         head_args["metrics_export_port"] = metrics_port
     if system_config:
