@@ -1,17 +1,20 @@
-"""RLlib backend: PPO learns CartPole through the trainfleet CLI; the other four build, train and checkpoint."""
+"""RLlib backend: PPO learns CartPole through the trainfleet CLI; all five train, checkpoint, resume and act."""
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from trainfleet import jobs, results
+from trainfleet import jobs, registry, results
 from trainfleet.cli import main
 from trainfleet.rl import rllib
+from trainfleet.rl.core.envs import make_env
 
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
 
@@ -27,7 +30,7 @@ def _run(job: str, runs, *sets: str) -> str:
 
 def test_ppo_learns_cartpole_through_the_cli(ray_session, runs, capsys):
     # A 20-episode running mean (the job file keeps 100) stops soon after the policy is good.
-    run_dir = _run("ppo_cartpole_rllib.yaml", runs, "hparams.stats_window=20", "stop.episode_return_mean=200",
+    run_dir = _run("ppo_cartpole_rllib.yaml", runs, "hparams.episode_window=20", "stop.episode_return_mean=200",
                    "stop.env_steps=120000")
     summary = results.read_summary(run_dir)
     assert summary["status"] == "completed" and summary["backend"] == "rllib"
@@ -44,32 +47,54 @@ def test_ppo_learns_cartpole_through_the_cli(ray_session, runs, capsys):
     assert main(["eval", run_dir, "--episodes", "3", "--json"]) == 0
     evaluated = json.loads(capsys.readouterr().out)
     # The greedy policy of a trained agent beats a random one (~22) by far.
-    assert evaluated["episodes"] == 3 and evaluated["episode_return_mean"] >= 150
+    assert evaluated["episodes"] == 3 and evaluated["episode_return_mean"] >= 150, evaluated
 
 
-FAST_REPLAY = ["hparams.min_sample_timesteps_per_iteration=100", "hparams.num_steps_sampled_before_learning_starts=180",
-               "hparams.fcnet_hiddens=[32]"]
+def test_remote_env_runner_is_scheduled_in_the_trial_placement_group(ray_session, runs):
+    """rollout_workers: 1 -> one RLlib EnvRunner actor, which must fit the trial's worker bundle."""
+    run_dir = _run("ppo_cartpole_rllib.yaml", runs, "resources.rollout_workers=1", "env.num_envs=2",
+                   "stop.iterations=1", "stop.episode_return_mean=null", "stop.env_steps=null")
+    summary = results.read_summary(run_dir)
+    assert summary["status"] == "completed" and summary["stop_reason"] == "iterations"
+    assert summary["final_metrics"][results.ENV_STEPS] >= 2000
+    assert (Path(run_dir) / "checkpoints" / "final" / rllib.RLLIB_DIR).is_dir()
+
+
+FAST_REPLAY = {"hparams.min_sample_timesteps_per_iteration": 100, "hparams.num_steps_sampled_before_learning_starts": 180,
+               "hparams.fcnet_hiddens": [32]}
 
 
 @pytest.mark.parametrize(
-    "job, sets",
+    "job, overrides",
     [
         ("dqn_cartpole_rllib.yaml", FAST_REPLAY),
         ("sac_pendulum_rllib.yaml", FAST_REPLAY),
-        ("appo_cartpole_rllib.yaml", ["resources.rollout_workers=0", "hparams.min_time_s_per_iteration=1"]),
-        ("impala_cartpole_rllib.yaml", ["resources.rollout_workers=0", "hparams.min_time_s_per_iteration=1"]),
-        # One remote env runner: an RLlib actor scheduled inside the trial's placement group.
-        ("ppo_cartpole_rllib.yaml", ["resources.rollout_workers=1", "env.num_envs=2"]),
+        ("appo_cartpole_rllib.yaml", {"hparams.min_time_s_per_iteration": 1}),
+        ("impala_cartpole_rllib.yaml", {"hparams.min_time_s_per_iteration": 1}),
     ],
 )
-def test_algorithms_train_and_checkpoint(ray_session, runs, job, sets):
-    run_dir = _run(job, runs, "stop.iterations=2", "stop.episode_return_mean=null", "stop.env_steps=null", *sets)
-    summary = results.read_summary(run_dir)
-    assert summary["status"] == "completed" and summary["stop_reason"] == "iterations"
-    table = pq.read_table(f"{run_dir}/metrics.parquet").to_pydict()
-    assert table[results.ITERATION] == [1, 2]
-    assert 0 < table[results.ENV_STEPS][0] < table[results.ENV_STEPS][1]
-    assert (Path(run_dir) / "checkpoints" / "final" / rllib.RLLIB_DIR).is_dir()
+def test_train_checkpoint_restore_act(ray_session, tmp_path, job, overrides):
+    """Each algorithm trains, checkpoints, resumes from a checkpoint dir that Tune then deletes, and acts."""
+    spec = jobs.load_job(JOBS / "rl" / job, overrides)[0]
+    cls = registry.algorithm(spec.algorithm, "rllib").load()
+    first = cls(spec)
+    try:
+        before = first.train_iteration()
+        first.save(tmp_path / "ckpt")
+    finally:
+        first.close()
+    resumed = cls(spec)
+    try:
+        resumed.restore(tmp_path / "ckpt")
+        shutil.rmtree(tmp_path / "ckpt")
+        after = resumed.train_iteration()
+        space = resumed.action_space()
+        obs, _ = make_env(spec.env.id).reset(seed=0)
+        assert space.contains(np.asarray(resumed.act(obs), dtype=space.dtype).reshape(space.shape))
+    finally:
+        resumed.close()
+    assert 0 < before[results.ENV_STEPS] < after[results.ENV_STEPS]
+    assert after[results.EPISODES] >= before[results.EPISODES]
 
 
 def test_spec_becomes_algorithm_config():
@@ -83,7 +108,7 @@ def test_spec_becomes_algorithm_config():
 
 
 def test_episode_return_is_a_running_mean_over_whole_episodes():
-    spec = jobs.load_job(JOBS / "rl" / "ppo_cartpole_rllib.yaml", {"hparams.stats_window": 3})[0]
+    spec = jobs.load_job(JOBS / "rl" / "ppo_cartpole_rllib.yaml", {"hparams.episode_window": 3})[0]
     runner = rllib.RLlibPPO(spec)
     first = runner.platform_metrics({
         "num_env_steps_sampled_lifetime": 100.0,
@@ -97,3 +122,4 @@ def test_episode_return_is_a_running_mean_over_whole_episodes():
     assert second[results.EPISODE_RETURN_MEAN] == pytest.approx(30.0)
     # No episode ended in this iteration: NaN, as the native algorithms report.
     assert math.isnan(runner.platform_metrics({"env_runners": {}})[results.EPISODE_RETURN_MEAN])
+

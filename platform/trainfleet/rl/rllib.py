@@ -9,7 +9,7 @@ defaults that work on CartPole (Pendulum for SAC), so RLlib's documentation appl
 
 Why `episode_return_mean` is recomputed here: RLlib reports the mean over the episodes that
 ended *in this iteration* (and a mean of means across env runners). The platform's metric is
-a running mean over the last `stats_window` episodes, as the native algorithms report it, so
+a running mean over the last `episode_window` episodes, as the native algorithms report it, so
 the two backends can be compared and stopped on the same number. A small episode-end
 callback ships every finished episode's return and length back with the results.
 
@@ -23,6 +23,8 @@ import functools
 import importlib
 import json
 import math
+import shutil
+import tempfile
 from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -46,7 +48,6 @@ LOSS_NAMES = {
     "mean_kl_loss": "kl",
     "qf_loss": "q",
     "alpha_loss": "alpha",
-    "entropy": "entropy",
 }
 
 
@@ -62,7 +63,7 @@ class RLlibHparams(Hparams):
     )
     fcnet_hiddens: list[int] = Field(default_factory=lambda: [64, 64], description="hidden layer widths")
     fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field("tanh", description="hidden activation")
-    stats_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
+    episode_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
 
     def rl_module_config(self) -> dict[str, Any]:
         """The fields that are RLlib `DefaultModelConfig` settings."""
@@ -77,7 +78,7 @@ class RLlibHparams(Hparams):
 
     def training_args(self) -> dict[str, Any]:
         """Keyword arguments for `AlgorithmConfig.training()`: everything else."""
-        skip = {"stats_window", "train_batch_size", *self.rl_module_config(), *self.reporting_args()}
+        skip = {"episode_window", "train_batch_size", *self.rl_module_config(), *self.reporting_args()}
         args = {k: v for k, v in self.model_dump().items() if k not in skip}
         args["train_batch_size_per_learner"] = self.train_batch_size
         return args
@@ -168,6 +169,7 @@ class ImpalaHparams(RLlibHparams):
     entropy_coeff: float = Field(0.0, ge=0, description="entropy bonus weight")
     vtrace_clip_rho_threshold: float = Field(1.0, gt=0, description="V-trace rho-bar (importance weight clip)")
     grad_clip: float = Field(40.0, gt=0, description="global gradient-norm clip")
+    vf_share_layers: bool = Field(True, description="policy and value heads share the torso")
     min_time_s_per_iteration: float = Field(
         10.0, gt=0, description="seconds per reported iteration (sampling and learning run asynchronously)"
     )
@@ -223,8 +225,8 @@ class RLlibRunner:
         self.algo: Any = None
         self._module: Any = None
         self._pending_restore: Path | None = None
-        self.returns: deque[float] = deque(maxlen=self.hp.stats_window)
-        self.lengths: deque[int] = deque(maxlen=self.hp.stats_window)
+        self.returns: deque[float] = deque(maxlen=self.hp.episode_window)
+        self.lengths: deque[int] = deque(maxlen=self.hp.episode_window)
         self._action_space = None
 
     # -- building ------------------------------------------------------------------
@@ -265,8 +267,13 @@ class RLlibRunner:
             self.algo = self.algorithm_config().build_algo()
             if self._pending_restore is not None:
                 self.algo.restore_from_path(str(self._pending_restore / RLLIB_DIR))
-                self._pending_restore = None
+                self._drop_pending_restore()
         return self.algo
+
+    def _drop_pending_restore(self) -> None:
+        if self._pending_restore is not None:
+            shutil.rmtree(self._pending_restore, ignore_errors=True)
+            self._pending_restore = None
 
     # -- Runner protocol -----------------------------------------------------------
 
@@ -276,9 +283,11 @@ class RLlibRunner:
     def platform_metrics(self, result: dict[str, Any]) -> dict[str, Any]:
         """RLlib's result dict in the platform's vocabulary (results.py)."""
         runners = result.get("env_runners", {})
-        self.returns.extend(np.atleast_1d(runners.get(EPISODE_RETURNS, [])).tolist())
+        # One finished episode comes back as a scalar, several as a list.
+        new_returns = np.atleast_1d(runners.get(EPISODE_RETURNS, [])).tolist()
+        self.returns.extend(new_returns)
         self.lengths.extend(np.atleast_1d(runners.get(EPISODE_LENGTHS, [])).tolist())
-        fresh = bool(runners.get(EPISODE_RETURNS))
+        fresh = bool(new_returns)
         out: dict[str, Any] = {
             results.ENV_STEPS: int(result.get("num_env_steps_sampled_lifetime", 0)),
             results.EPISODES: int(runners.get("num_episodes_lifetime", 0)),
@@ -289,6 +298,8 @@ class RLlibRunner:
         for key, term in LOSS_NAMES.items():
             if key in learner:
                 out[results.loss_key(term)] = float(learner[key])
+        if "entropy" in learner:
+            out["entropy"] = float(learner["entropy"])
         return out
 
     def save(self, directory: Path) -> None:
@@ -297,13 +308,16 @@ class RLlibRunner:
 
     def restore(self, directory: Path) -> None:
         window = json.loads((directory / WINDOW_FILE).read_text())
-        self.returns.extend(window["returns"])
-        self.lengths.extend(window["lengths"])
+        self.returns.clear(), self.returns.extend(window["returns"])
+        self.lengths.clear(), self.lengths.extend(window["lengths"])
         self._module = None
         if self.algo is not None:
             self.algo.restore_from_path(str(directory / RLLIB_DIR))
         else:
-            self._pending_restore = directory
+            # Tune may delete `directory` once restore() returns; keep a private copy until the
+            # algorithm is built (training) or the module is loaded (eval).
+            self._pending_restore = Path(tempfile.mkdtemp(prefix="trainfleet-rllib-"))
+            shutil.copytree(directory / RLLIB_DIR, self._pending_restore / RLLIB_DIR)
 
     def inference_module(self) -> Any:
         """The trained RLModule: the live algorithm's, or the checkpoint's learner module."""
@@ -349,6 +363,7 @@ class RLlibRunner:
         return self._action_space
 
     def close(self) -> None:
+        self._drop_pending_restore()
         if self.algo is not None:
             self.algo.stop()
             self.algo = None
