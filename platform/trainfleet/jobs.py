@@ -180,7 +180,7 @@ def _check_env_kwargs(env: EnvSpec, file: str | None) -> None:
         return  # not introspectable: gymnasium.make reports it at run time
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
-    known = [n for n in params if n != "self"] + list(_MAKE_KWARGS)
+    known = list(dict.fromkeys([n for n in params if n != "self"] + list(_MAKE_KWARGS)))
     for key in env.kwargs:
         if key not in known:
             raise SpecError(
@@ -249,15 +249,16 @@ def _check_space(spec: JobSpec, raw: dict[str, Any], file: str | None) -> None:
             raise SpecError(f"{kind} needs at least one value", file=file, path=where)
         if key.split(".")[0] in ("tune", "name"):
             raise SpecError("cannot sweep this field", file=file, path=where)
-        sample = values[0]
-        try:
-            probe = apply_overrides(raw, {key: sample}, file=file, create=key.startswith("hparams."))
-            JobSpec.model_validate(probe)
-            hparams_model(JobSpec.model_validate(probe), file=file)
-        except SpecError as err:
-            raise SpecError(f"search path does not fit the spec: {err.detail}", file=file, path=where) from None
-        except ValidationError as err:
-            raise SpecError(f"search path does not fit the spec: {err.errors()[0]['msg']}", file=file, path=where) from None
+        # Every value a trial can get (both ends of a range) must make a valid spec on its own.
+        base = {k: v for k, v in raw.items() if k != "tune"}
+        for sample in values:
+            try:
+                parse_spec(apply_overrides(base, {key: sample}, file=file), file=file)
+            except SpecError as err:
+                at = f" ({err.path})" if err.path and err.path != key else ""
+                raise SpecError(
+                    f"search path does not fit the spec{at}: {err.detail} (value {sample!r})", file=file, path=where
+                ) from None
 
 
 def apply_overrides(
