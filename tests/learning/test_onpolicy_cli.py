@@ -18,12 +18,15 @@ def only_run_dir(runs):
     return run_dir
 
 
-def kill_one_rollout_worker(ray, timeout_s: float = 240.0) -> str:
-    """Wait for the run's rollout actors, let them work a little, then kill one."""
+def rollout_actor_names(ray) -> list[dict[str, str]]:
+    return [a for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith("trainfleet-rollout-")]
+
+
+def kill_one_rollout_worker(ray, before: list[dict[str, str]], timeout_s: float = 240.0) -> str:
+    """Wait for the run's (new) rollout actors, let them work a little, then kill one."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        actors = [a for a in ray.util.list_named_actors(all_namespaces=True)
-                  if a["name"].startswith("trainfleet-rollout-")]
+        actors = [a for a in rollout_actor_names(ray) if a not in before]
         if len(actors) == 2:
             time.sleep(2.0)
             victim = actors[0]
@@ -35,13 +38,14 @@ def kill_one_rollout_worker(ray, timeout_s: float = 240.0) -> str:
 
 def test_a3c_runs_asynchronously_on_two_workers_and_survives_a_killed_one(ray_session, runs):
     codes: list[int] = []
+    before = rollout_actor_names(ray_session)
     run = threading.Thread(target=lambda: codes.append(main([
         "run", str(JOBS / "rl" / "a3c_cartpole.yaml"), "--output", str(runs),
         "--set", "stop.episode_return_mean=195", "--set", "hparams.episode_window=20",
         "--set", "stop.env_steps=150000", "--set", "checkpoint.every=5",
     ])))
     run.start()
-    killed = kill_one_rollout_worker(ray_session)
+    killed = kill_one_rollout_worker(ray_session, before)
     run.join(timeout=600)
     assert codes == [0], killed
 
