@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from ray.data.collate_fn import NumpyBatchCollateFn
 
 from trainfleet import jobs
 from trainfleet.dl import checkpoint as ckpt_files
@@ -31,24 +32,32 @@ _DONE = "__done__"
 
 
 # ---------------------------------------------------------------- on each Train worker
+class ToTensors(NumpyBatchCollateFn):
+    """Ray Data numpy batch (one array per column) -> {"x": features tensor, "y": labels tensor}."""
+
+    def __init__(self, info: DataInfo) -> None:
+        self.info = info
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {k: torch.from_numpy(v) for k, v in to_arrays(batch, self.info).items()}
+
+
 class ShardBatches:
     """This worker's share of the split, streamed from Ray Data and collated to tensors."""
 
     def __init__(self, train_shard: Any, val_shard: Any, info: DataInfo, batch_size: int, seed: int) -> None:
         self.train_shard, self.val_shard = train_shard, val_shard
-        self.info, self.batch_size, self.seed = info, batch_size, seed
-
-    def _collate(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        return {k: torch.from_numpy(v) for k, v in to_arrays(batch, self.info).items()}
+        self.batch_size, self.seed = batch_size, seed
+        self.collate = ToTensors(info)
 
     def train(self, epoch: int) -> Any:
         return self.train_shard.iter_torch_batches(  # RAY: Data shard -> batches
-            batch_size=self.batch_size, collate_fn=self._collate,
+            batch_size=self.batch_size, collate_fn=self.collate,
             local_shuffle_buffer_size=max(4 * self.batch_size, 256), local_shuffle_seed=self.seed * 100_003 + epoch,
         )
 
     def val(self) -> Any:
-        return self.val_shard.iter_torch_batches(batch_size=self.batch_size, collate_fn=self._collate)  # RAY
+        return self.val_shard.iter_torch_batches(batch_size=self.batch_size, collate_fn=self.collate)  # RAY
 
 
 def worker_loop(config: dict[str, Any]) -> None:
@@ -90,11 +99,15 @@ def _use_gpu(spec: jobs.JobSpec) -> bool:
     return bool(want)
 
 
-def _datasets(ds: DataSpec, prepared: Any) -> dict[str, Any]:
+def _datasets(prepared: Any) -> dict[str, Any]:
+    """The split as Ray Datasets; Train shards "train" and "val" across its workers (streaming_split).
+
+    The Parquet was read with pyarrow (any pyarrow filesystem) in `prepare`, which also fixes the
+    split. `ray.data.read_parquet` here hung on a 2-CPU machine with 2 workers: its read tasks wait
+    for CPUs the Train workers hold. Arrow blocks already in the object store need no tasks.
+    """
     import ray.data
 
-    if ds.val_path:  # two files: stream both straight from storage
-        return {"train": ray.data.read_parquet(ds.path), "val": ray.data.read_parquet(ds.val_path)}  # RAY
     return {"train": ray.data.from_arrow(prepared.train), "val": ray.data.from_arrow(prepared.val)}  # RAY
 
 
@@ -123,7 +136,7 @@ def dl_trial(config: dict[str, Any]) -> None:
         worker_loop,
         train_loop_config={"spec": jobs.resolved_dict(spec), "info": prepared.info.to_dict(), "split": prepared.split},
         scaling_config=ScalingConfig(num_workers=spec.resources.num_workers, use_gpu=_use_gpu(spec)),
-        datasets=_datasets(ds, prepared),
+        datasets=_datasets(prepared),
         run_config=RunConfig(
             name=f"train-{uuid.uuid4().hex[:8]}",
             storage_path=str(Path(tune.get_context().get_trial_dir()) / "train"),
