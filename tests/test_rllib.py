@@ -13,6 +13,7 @@ import pytest
 
 from trainfleet import jobs, registry, results
 from trainfleet.cli import main
+from trainfleet.errors import SpecError
 from trainfleet.rl import rllib
 from trainfleet.rl.core.envs import make_env
 
@@ -123,3 +124,10 @@ def test_episode_return_is_a_running_mean_over_whole_episodes():
     # No episode ended in this iteration: NaN, as the native algorithms report.
     assert math.isnan(runner.platform_metrics({"env_runners": {}})[results.EPISODE_RETURN_MEAN])
 
+
+
+def test_impossible_hparams_are_spec_errors():
+    with pytest.raises(SpecError, match="minibatch_size 5000 exceeds train_batch_size"):
+        jobs.load_job(JOBS / "rl" / "ppo_cartpole_rllib.yaml", {"hparams.minibatch_size": 5000})
+    with pytest.raises(SpecError, match="did you mean 'dueling'"):
+        jobs.load_job(JOBS / "rl" / "dqn_cartpole_rllib.yaml", {"hparams.duelling": True})

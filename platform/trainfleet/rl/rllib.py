@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from trainfleet import jobs, results
 from trainfleet.rl.core.algorithm import Hparams
@@ -99,6 +99,12 @@ class PPOHparams(RLlibHparams):
         "linear", description="hidden activation (RLlib's tuned CartPole PPO uses one linear layer)"
     )
     vf_share_layers: bool = Field(True, description="policy and value heads share the torso")
+
+    @model_validator(mode="after")
+    def _minibatch_fits(self) -> "PPOHparams":
+        if self.minibatch_size > self.train_batch_size:
+            raise ValueError(f"minibatch_size {self.minibatch_size} exceeds train_batch_size {self.train_batch_size}")
+        return self
 
 
 class DQNHparams(RLlibHparams):
