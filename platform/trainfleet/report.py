@@ -53,6 +53,10 @@ def _plot_curves(ax, trials, labels, x: str, y: str) -> bool:
         if xs:
             ax.plot(xs, ys, label=labels.get(tid, tid) if len(trials) > 1 else None, linewidth=1.5)
             drawn = True
+    if x == results.ITERATION:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(y.replace("_", " "))
     ax.grid(alpha=0.3)
@@ -91,6 +95,7 @@ def write_report(run_dir: str | Path) -> list[Path]:
         x = results.ENV_STEPS if results.ENV_STEPS in columns else results.ITERATION
         _plot_curves(axes[0], trials, labels, x, results.EPISODE_RETURN_MEAN)
         axes[0].set_title("training return (running mean)")
+        axes[1].set_title("episode length (mean)")
         if not _plot_curves(axes[1], trials, labels, results.ITERATION, results.EPISODE_LEN_MEAN):
             _plot_curves(axes[1], trials, labels, results.ITERATION, results.ENV_STEPS_PER_S)
         fig.suptitle(f"{title}: learning curve")
