@@ -84,12 +84,12 @@ def _connection_message(address: str, err: BaseException) -> str:
     return f"cannot reach the Ray dashboard at {address}: {first}"
 
 
-def project_root(start: Path) -> Path:
-    """The nearest folder above `start` with a pyproject.toml, else `start` itself."""
-    for folder in (start, *start.parents):
+def project_root(job_path: Path) -> Path:
+    """The nearest folder above the job file with a pyproject.toml, else the current directory."""
+    for folder in job_path.parents:
         if (folder / "pyproject.toml").is_file():
             return folder
-    return start
+    return Path.cwd().resolve()
 
 
 def entrypoint(job_path: str, sets: list[str], output: str | None) -> str:
@@ -101,8 +101,8 @@ def entrypoint(job_path: str, sets: list[str], output: str | None) -> str:
 
 def submit(job: str, *, address: str | None, wait: bool, sets: list[str], output: str | None = None) -> int:
     jobs.load_job(job, jobs.parse_set_args(sets))  # a bad spec fails here, before any upload
-    root = project_root(Path.cwd().resolve())
     job_path = Path(job).resolve()
+    root = project_root(job_path)
     if root not in job_path.parents:
         raise UserError(f"{job}: the job file must be inside the project directory {root} (it is the job's working_dir)")
     c = client(address)
