@@ -188,18 +188,21 @@ def run_job(
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     t_train = time.perf_counter()
-    grid = tuner.fit()
+    try:
+        grid = tuner.fit()
+    except KeyboardInterrupt:  # a second Ctrl-C skips Tune's graceful stop; still record what ran
+        grid = None
     train_s = time.perf_counter() - t_train
     recorder.metrics.flush()
     status, error_text = "completed", None
-    errors = [r.error for r in grid if r.error]
-    if errors and len(errors) == len(grid):
-        status, error_text = "failed", _error_message(errors[0])
-    elif recorder.unfinished:
+    errors = [r.error for r in grid if r.error] if grid is not None else []
+    if grid is None or recorder.unfinished:
         status = "interrupted"
+    elif errors and len(errors) == len(grid):
+        status, error_text = "failed", _error_message(errors[0])
     best = _best_trial(spec, recorder.last_result)
     _finalise_checkpoints(run_dir, sweep, best)
-    if sweep:
+    if sweep and grid is not None:
         results.write_trials(run_dir, _trial_rows(grid, recorder.last_result))
     final = recorder.last_result.get(best, {}) if best else {}
     summary = {
@@ -214,7 +217,7 @@ def run_job(
         "stop_reason": "interrupted" if status == "interrupted" else final.get("stop_reason"),
         "final_metrics": {k: v for k, v in final.items() if k != "stop_reason"},
         "best_trial": best,
-        "trials": len(grid),
+        "trials": len(grid) if grid is not None else len(recorder.last_result),
         "startup_s": round(startup_s, 3),
         "train_s": round(train_s, 3),
         "wall_s": round(time.perf_counter() - t_start, 3),
