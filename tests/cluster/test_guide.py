@@ -10,7 +10,7 @@ def test_guide_runs_as_written():
     result = run_scenario("guide", timeout=540)
     steps = result["steps"]
     failed = [s for s in steps if s["rc"] != 0]
-    assert not failed, failed
+    assert not failed, "\n\n".join(f"$ {s['ran']}  (exit {s['rc']})\n{s.get('out', '')}" for s in failed)
     ran = [s["command"].split()[:2] for s in steps]
     assert ["ray", "start"] in ran and ["ray", "stop"] in ran and ["ray", "job"] in ran
     status = next(s for s in steps if s["command"].startswith("trainfleet status"))

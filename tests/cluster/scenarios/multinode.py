@@ -53,6 +53,9 @@ def bundle_nodes(strategy: str) -> list[str]:
         return [table["bundles_to_node_id"][i] for i in range(len(factory.bundles))]
     finally:
         remove_placement_group(pg)
+        # removal is asynchronous: the next placement group must see every CPU free again
+        wait_for(lambda: ray.available_resources().get("CPU", 0) >= ray.cluster_resources()["CPU"], timeout=60,
+                 what="the placement group's CPUs back")
 
 
 def metrics_of(run_dir: Path) -> dict:
@@ -117,8 +120,8 @@ def main(out: Path, which: str) -> None:
     # Three nodes of two CPUs: PACK fits the 3 one-CPU bundles on two nodes, SPREAD uses all three.
     with cluster(head_cpus=0, workers=[2, 2, 2]) as c:
         result["worker_nodes"] = sorted(n.node_id for n in c.worker_nodes)
-        result["spread_bundles"] = bundle_nodes("SPREAD")
         result["pack_bundles"] = bundle_nodes("PACK")
+        result["spread_bundles"] = bundle_nodes("SPREAD")
         if which in ("ppo", "all"):
             result["ppo"] = ppo_with_a_killed_worker(c, out / "ppo")
     if which in ("ddp", "all"):
