@@ -119,3 +119,9 @@ def test_invalid_run_never_imports_ray(tmp_path):
     assert result == {"rc": 2, "ray_imported": False}, out.stderr
     assert "hparams.alpah" in out.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_run_with_a_dashboard_address_points_to_submit(capsys, runs, no_ray):
+    assert main(["run", str(QL), "--address", "http://127.0.0.1:8265", "--output", str(runs)]) == 2
+    assert "trainfleet submit" in capsys.readouterr().err
+    assert list(runs.iterdir()) == []

@@ -8,11 +8,19 @@ import os
 import time
 
 from trainfleet import jobs
+from trainfleet.errors import UserError
 
 
 def target_address(address: str | None) -> str | None:
     """The cluster to join: --address, else RAY_ADDRESS (set by `ray job submit`), else None."""
-    return address or os.environ.get("RAY_ADDRESS") or None
+    source = "--address" if address else "RAY_ADDRESS"
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address and address.startswith(("http://", "https://")):
+        raise UserError(
+            f"{source}={address} is a dashboard (Jobs API) address: `trainfleet submit JOB --address {address}` "
+            "sends the job there; `trainfleet run --address` joins a cluster by its GCS address (HOST:6379)"
+        )
+    return address
 
 
 def local_capacity() -> tuple[float, float]:
