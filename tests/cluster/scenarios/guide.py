@@ -1,10 +1,11 @@
 """docs/cluster.md, "Try it on one machine", run as written (on free ports).
 
-The shell commands of the guide's first code block are executed in order, with three
-changes that keep this machine's other Ray instances safe: the well-known ports become
-free ones, each `ray start` also gets `--block` so this script owns the node's processes,
-and `ray stop` (which would stop every Ray on the machine) becomes stopping exactly the
-nodes started here. `SUBMISSION_ID` becomes the id `trainfleet submit` printed. The guide's
+The shell commands of the guide's first code block are executed in order, with changes
+that keep this machine's other Ray instances safe: the well-known ports become free ones
+(also Ray's fixed default agent and client-server ports, which another Ray on this machine
+may hold), the second node's temp dir moves into this run's RAY_TMPDIR, each `ray start`
+also gets `--block` so this script owns the node's processes, and `ray stop` (which would
+stop every Ray on the machine) becomes stopping exactly the nodes started here. `SUBMISSION_ID` becomes the id `trainfleet submit` printed. The guide's
 `ray job submit` line runs too, before the nodes stop.
 
 Usage: guide.py   (prints the commands run, their exit codes and output tails as JSON)
@@ -36,7 +37,7 @@ def code_blocks(section: str) -> list[list[str]]:
 
 
 def main() -> None:
-    ports = {"6379": str(free_port()), "8265": str(free_port()), "8080": str(free_port())}
+    ports = {p: str(free_port()) for p in ("6379", "8265", "8080", "52365", "52366")}
     blocks = code_blocks("Try it on one machine")
     plain_ray = [c for c in blocks[1] if c.startswith("ray job submit")]
     stop_at = next(i for i, c in enumerate(blocks[0]) if c.startswith("ray stop"))
@@ -60,6 +61,11 @@ def main() -> None:
                 env[key] = value
                 step["rc"] = 0
             elif argv[:2] == ["ray", "start"]:
+                if not any(a.startswith("--dashboard-agent-listen-port") for a in argv):  # Ray's default 52365
+                    argv.append(f"--dashboard-agent-listen-port={ports['52365']}")
+                if "--head" in argv:
+                    argv.append(f"--ray-client-server-port={free_port()}")  # Ray's default 10001
+                step["ran"] = shlex.join(argv)
                 log = open(Path(tempfile.mkdtemp()) / "node.log", "w")
                 node = subprocess.Popen(argv + ["--block"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
