@@ -78,7 +78,7 @@ def run_trainfleet(seed: int, budget: int) -> Run:
         gradient_steps=z["gradient_steps"], hidden=z["net_arch"], max_grad_norm=10.0,
         epsilon={"schedule": "linear", "start": 1.0, "end": z["exploration_final_eps"],
                  "steps": int(z["exploration_fraction"] * budget)},
-        steps_per_iteration=z["train_freq"], stats_window=WINDOW,
+        steps_per_iteration=z["train_freq"], episode_window=WINDOW,
     )
     algo = DQN(RunContext(ENV_ID, {}, 1, hp, seed))
     run, seen = Run(), 0
@@ -135,7 +135,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    rows, tf_runs, sb_runs = [], [], []
+    rows: list[str] = []
+    tf_runs: list[Run] = []
+    sb_runs: list[Run] = []
     for seed in args.seeds:
         for name, fn, bucket in (("trainfleet", run_trainfleet, tf_runs), ("SB3", run_sb3, sb_runs)):
             r = fn(seed, args.budget)
@@ -143,11 +145,16 @@ def main() -> None:
             steps, secs, hit = describe(r)
             rows.append(f"| {seed} | {name} | {hit} | {steps} | {secs} | {r.steps / r.total_s:,.0f} |")
             print(rows[-1], flush=True)
+            write_report(args, rows, tf_runs, sb_runs)  # after every run, so a cut-short benchmark keeps its rows
+    print(args.out.read_text())
 
-    def med(runs: list[Run], attr: str) -> float | None:
-        vals = [getattr(r, attr) for r in runs if getattr(r, attr) is not None]
-        return statistics.median(vals) if vals else None
 
+def median_of(runs: list[Run], attr: str) -> float | None:
+    vals = [getattr(r, attr) for r in runs if getattr(r, attr) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def write_report(args: argparse.Namespace, rows: list[str], tf_runs: list[Run], sb_runs: list[Run]) -> None:
     lines = [
         "# DQN on CartPole-v1: trainfleet vs Stable-Baselines3 (RL-Zoo hyperparameters)",
         "",
@@ -168,23 +175,25 @@ def main() -> None:
         "| --- | --- | --- | --- | --- |",
     ]
     for name, runs in (("trainfleet", tf_runs), ("SB3", sb_runs)):
+        if not runs:
+            continue
         hits = [r for r in runs if r.hit_steps is not None]
-        s, t = med(hits, "hit_steps"), med(hits, "hit_s")
+        s, t = median_of(hits, "hit_steps"), median_of(hits, "hit_s")
         lines.append(f"| {name} | {len(hits)}/{len(runs)} | {s if s is not None else '-'} | "
-                     f"{f'{t:.1f}' if t is not None else '-'} | {med(runs, 'total_s'):.1f} |")
-    tf_t, sb_t = med([r for r in tf_runs if r.hit_s], "hit_s"), med([r for r in sb_runs if r.hit_s], "hit_s")
-    lines += ["", "## Ratios (SB3 / trainfleet; > 1 means trainfleet is faster)", ""]
-    if tf_t and sb_t:
-        lines.append(f"- median seconds to 475: {sb_t / tf_t:.2f}x")
-    lines.append(f"- median seconds per run (either stopped at 475 or ran the full budget): "
-                 f"{med(sb_runs, 'total_s') / med(tf_runs, 'total_s'):.2f}x")
-    tf_rate = statistics.median(r.steps / r.total_s for r in tf_runs)
-    sb_rate = statistics.median(r.steps / r.total_s for r in sb_runs)
-    lines.append(f"- median env steps per second over a run (collection + 0.5 gradient steps per env step): "
-                 f"{tf_rate / sb_rate:.2f}x ({tf_rate:,.0f} vs {sb_rate:,.0f})")
+                     f"{f'{t:.1f}' if t is not None else '-'} | {median_of(runs, 'total_s'):.1f} |")
+    if tf_runs and sb_runs:
+        tf_t, sb_t = median_of([r for r in tf_runs if r.hit_s], "hit_s"), median_of([r for r in sb_runs if r.hit_s], "hit_s")
+        lines += ["", "## Ratios (SB3 / trainfleet; > 1 means trainfleet is faster)", ""]
+        if tf_t and sb_t:
+            lines.append(f"- median seconds to 475: {sb_t / tf_t:.2f}x")
+        lines.append(f"- median seconds per run (either stopped at 475 or ran the full budget): "
+                     f"{median_of(sb_runs, 'total_s') / median_of(tf_runs, 'total_s'):.2f}x")
+        tf_rate = statistics.median(r.steps / r.total_s for r in tf_runs)
+        sb_rate = statistics.median(r.steps / r.total_s for r in sb_runs)
+        lines.append(f"- median env steps per second over a run (collection + 0.5 gradient steps per env step): "
+                     f"{tf_rate / sb_rate:.2f}x ({tf_rate:,.0f} vs {sb_rate:,.0f})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ class OffPolicyHparams(Hparams):
     gradient_steps: int = Field(1, ge=1, description="gradient steps per phase")
     hidden: list[int] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
     steps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
-    stats_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
+    episode_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
 
 
 def adam(params: Any, lr: float) -> torch.optim.Adam:
@@ -138,7 +138,7 @@ class OffPolicyAlgorithm(Algorithm):
             cpus = getattr(ctx.resources, "cpus_per_worker", 1.0)
             self.pool = WorkerPool(env, self.worker_policy(), self.num_workers, ctx.seed, cpus)
             self.obs_space, self.action_space = self.pool.observation_space, self.pool.action_space
-        self.tracker = EpisodeTracker(ctx.num_envs, self.hp.stats_window)
+        self.tracker = EpisodeTracker(ctx.num_envs, self.hp.episode_window)
         self.rng = np.random.default_rng(ctx.seed)
         self.torch_rng = torch.Generator(self.device).manual_seed(ctx.seed)
         self.replay = self.make_replay()
@@ -399,6 +399,14 @@ class QCritic(nn.Module):
         return self.net(torch.cat([obs.flatten(1), action.flatten(1)], dim=1)).squeeze(-1)
 
 
+class ActorCriticHparams(OffPolicyHparams):
+    """What DDPG and TD3 share on top of the replay loop."""
+
+    batch_size: int = Field(256, ge=1, description="minibatch size per gradient step")
+    tau: float = Field(0.005, gt=0, le=1, description="soft target update weight")
+    noise: NoiseHparams = Field(NoiseHparams(kind="gaussian", sigma=0.1), description="exploration noise on mu(s)")
+
+
 class ActorCritic:
     """DDPG/TD3's learnable parts: actor, critic, target copies, two Adams, exploration noise."""
 
@@ -429,3 +437,34 @@ class ActorCritic:
         return {"actor": self.actor, "actor_target": self.actor_target, "critic": self.critic,
                 "critic_target": self.critic_target, "actor_optimizer": self.actor_optimizer,
                 "critic_optimizer": self.critic_optimizer}
+
+
+class ActorCriticPlumbing:
+    """The `OffPolicyAlgorithm` hooks DDPG and TD3 fill in alike, given `self.ac: ActorCritic`.
+
+    Mixed in before `OffPolicyAlgorithm` so each algorithm file keeps only its own math.
+    """
+
+    ac: ActorCritic
+    hp: ActorCriticHparams
+
+    def worker_policy(self) -> PolicyBuilder:
+        return noisy_actor_builder(self.hp.hidden)
+
+    def explore_kwargs(self, remote: bool) -> dict[str, Any]:
+        return self.ac.explore_kwargs(remote)
+
+    def episodes_ended(self, ended: np.ndarray) -> None:
+        self.ac.noise.reset(ended)
+
+    def networks(self) -> dict[str, Any]:
+        return self.ac.modules()
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"noise": self.ac.noise.get_state()}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.ac.noise.set_state(state["noise"])
+
+    def act(self, obs: Any) -> np.ndarray:
+        return self.ac.act(torch.as_tensor(np.asarray(obs), device=self.ac.actor.scale.device))

@@ -15,9 +15,6 @@ The course notes' actor/critic (400-300 units, tanh-scaled output) is `hidden: [
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -26,24 +23,21 @@ from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.noise import NoiseHparams
 from trainfleet.rl.core.off_policy import (
     ActorCritic,
+    ActorCriticHparams,
+    ActorCriticPlumbing,
     DeterministicActor,
     OffPolicyAlgorithm,
-    OffPolicyHparams,
     QCritic,
-    noisy_actor_builder,
     require_box,
 )
 from trainfleet.rl.core.replay import ReplaySample
-from trainfleet.rl.core.workers import PolicyBuilder
 
 
-class DDPGHparams(OffPolicyHparams):
-    batch_size: int = Field(256, ge=1, description="minibatch size per gradient step")
-    tau: float = Field(0.005, gt=0, le=1, description="soft target update weight")
+class DDPGHparams(ActorCriticHparams):
     noise: NoiseHparams = Field(NoiseHparams(kind="ou", sigma=0.2), description="exploration noise added to mu(s)")
 
 
-class DDPG(OffPolicyAlgorithm):
+class DDPG(ActorCriticPlumbing, OffPolicyAlgorithm):
     Hparams = DDPGHparams
 
     def __init__(self, ctx: RunContext) -> None:
@@ -74,24 +68,3 @@ class DDPG(OffPolicyAlgorithm):
         ac.update_targets(hp.tau)
         return {"q": critic_loss.detach(), "actor": actor_loss.detach()}
     # ---- END ALGORITHM LOGIC ------------------------------------------------------------------
-
-    def worker_policy(self) -> PolicyBuilder:
-        return noisy_actor_builder(self.hp.hidden)
-
-    def explore_kwargs(self, remote: bool) -> dict[str, Any]:
-        return self.ac.explore_kwargs(remote)
-
-    def episodes_ended(self, ended: np.ndarray) -> None:
-        self.ac.noise.reset(ended)
-
-    def networks(self) -> dict[str, Any]:
-        return self.ac.modules()
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"noise": self.ac.noise.get_state()}
-
-    def set_extra_state(self, state: dict[str, Any]) -> None:
-        self.ac.noise.set_state(state["noise"])
-
-    def act(self, obs: Any) -> np.ndarray:
-        return self.ac.act(self.obs_tensor(np.asarray(obs)))

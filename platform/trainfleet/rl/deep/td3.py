@@ -17,30 +17,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 
 from trainfleet.rl.core.algorithm import RunContext
-from trainfleet.rl.core.noise import NoiseHparams
 from trainfleet.rl.core.off_policy import (
     ActorCritic,
+    ActorCriticHparams,
+    ActorCriticPlumbing,
     DeterministicActor,
     OffPolicyAlgorithm,
-    OffPolicyHparams,
     QCritic,
-    noisy_actor_builder,
     require_box,
 )
 from trainfleet.rl.core.replay import ReplaySample
-from trainfleet.rl.core.workers import PolicyBuilder
 
 
-class TD3Hparams(OffPolicyHparams):
-    batch_size: int = Field(256, ge=1, description="minibatch size per gradient step")
-    tau: float = Field(0.005, gt=0, le=1, description="soft target update weight")
-    noise: NoiseHparams = Field(NoiseHparams(kind="gaussian", sigma=0.1), description="exploration noise")
+class TD3Hparams(ActorCriticHparams):
     policy_delay: int = Field(2, ge=1, description="critic steps per actor (and target) step")
     target_noise: float = Field(0.2, ge=0, description="target smoothing std, fraction of the action half-range")
     target_noise_clip: float = Field(0.5, ge=0, description="clip of the smoothing noise, same units")
@@ -57,7 +51,7 @@ class TwinCritic(torch.nn.Module):
         return self.q1(obs, action), self.q2(obs, action)
 
 
-class TD3(OffPolicyAlgorithm):
+class TD3(ActorCriticPlumbing, OffPolicyAlgorithm):
     Hparams = TD3Hparams
 
     def __init__(self, ctx: RunContext) -> None:
@@ -98,24 +92,9 @@ class TD3(OffPolicyAlgorithm):
         return terms
     # ---- END ALGORITHM LOGIC ------------------------------------------------------------------
 
-    def worker_policy(self) -> PolicyBuilder:
-        return noisy_actor_builder(self.hp.hidden)
-
-    def explore_kwargs(self, remote: bool) -> dict[str, Any]:
-        return self.ac.explore_kwargs(remote)
-
-    def episodes_ended(self, ended: np.ndarray) -> None:
-        self.ac.noise.reset(ended)
-
-    def networks(self) -> dict[str, Any]:
-        return self.ac.modules()
-
     def extra_state(self) -> dict[str, Any]:
-        return {"noise": self.ac.noise.get_state(), "critic_updates": self.critic_updates}
+        return {**super().extra_state(), "critic_updates": self.critic_updates}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
-        self.ac.noise.set_state(state["noise"])
+        super().set_extra_state(state)
         self.critic_updates = state["critic_updates"]
-
-    def act(self, obs: Any) -> np.ndarray:
-        return self.ac.act(self.obs_tensor(np.asarray(obs)))

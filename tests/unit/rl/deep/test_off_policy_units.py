@@ -77,3 +77,22 @@ def test_algorithms_name_the_action_space_they_need():
         DQN(RunContext("Pendulum-v1", {}, 1, DQN.Hparams(), 0))
     with pytest.raises(SpecError, match="Box"):
         TD3(RunContext("CartPole-v1", {}, 1, TD3.Hparams(), 0))
+
+
+def test_streaming_collection_keeps_the_update_to_data_ratio():
+    """The rollout-worker path, driven through the pool's in-process worker (no Ray needed)."""
+    from trainfleet.rl.core.workers import EnvConfig, WorkerPool
+
+    hp = DQN.Hparams.model_validate({**SMALL, "train_freq": 8, "gradient_steps": 2, "steps_per_iteration": 400})
+    algo = DQN(RunContext("CartPole-v1", {}, 2, hp, seed=1))
+    algo.envs.close()
+    algo.pool = WorkerPool(EnvConfig("CartPole-v1", {}, 2), algo.worker_policy(), 0, seed=1)
+    first = algo.train_iteration()
+    second = algo.train_iteration()
+    assert 400 <= first["env_steps"] < 420 and 800 <= second["env_steps"] < 840
+    assert len(algo.replay) == second["env_steps"]  # every valid transition reached replay
+    learned_on = second["env_steps"] - hp.learning_starts
+    assert abs(second["gradient_steps"] - learned_on * 2 / 8) <= 2  # 2 updates per 8 env steps
+    assert second["episodes"] > 0 and np.isfinite(second["loss_q"])
+    assert algo.pool.version >= 800 // 8  # every request carried the learner's current weights
+    algo.close()
