@@ -129,7 +129,10 @@ def dl_trial(config: dict[str, Any]) -> None:
 
     class ToTune(UserCallback):  # runs in Train's controller after every report
         def after_report(self, run_context, metrics, checkpoint) -> None:
-            queue.put((metrics[0], checkpoint))  # rank 0's metrics, as Ray's TuneReportCallback
+            import ray
+
+            # rank 0's metrics (as Ray's TuneReportCallback), and who to stop if Tune stops the trial
+            queue.put((metrics[0], checkpoint, ray.get_runtime_context().current_actor))  # RAY
 
     start = tune.get_checkpoint()  # RAY: set when Tune resumes this trial
     trainer = TorchTrainer(  # RAY
@@ -153,19 +156,38 @@ def dl_trial(config: dict[str, Any]) -> None:
         except BaseException as err:  # handed to the trial thread, re-raised there
             outcome["error"] = err
         finally:
-            queue.put((_DONE, None))
+            queue.put((_DONE, None, None))
 
     thread = threading.Thread(target=run, name="torch-trainer", daemon=True)
     thread.start()
-    while True:
-        metrics, checkpoint = queue.get()
-        if metrics == _DONE:
-            break
-        telemetry.record(spec.name, tune.get_context().get_trial_id(), metrics)  # live metrics (Prometheus)
-        tune.report(metrics, checkpoint=checkpoint)  # RAY: the recorder copies it into RUN_DIR/checkpoints
+    controller = None
+    try:
+        while True:
+            metrics, checkpoint, controller = queue.get()
+            if metrics == _DONE:
+                break
+            telemetry.record(spec.name, tune.get_context().get_trial_id(), metrics)  # live metrics (Prometheus)
+            tune.report(metrics, checkpoint=checkpoint)  # RAY: the recorder copies it into RUN_DIR/checkpoints
+    finally:
+        if thread.is_alive() and controller is not None:
+            _abort(controller)
     thread.join()
     if "error" in outcome:
         raise outcome["error"]
+
+
+def _abort(controller: Any) -> None:
+    """Tune stopped this trial (ASHA, Ctrl-C): end its Train run so the workers free their CPUs.
+
+    Without this the TorchTrainer of a stopped trial kept training and held its workers, and
+    the next trial of a sweep waited for CPUs forever.
+    """
+    import ray
+
+    try:
+        ray.get(controller.abort.remote(), timeout=30)  # RAY: Train's graceful abort
+    except Exception:  # already gone, or stuck: make sure
+        ray.kill(controller)  # RAY
 
 
 def dl_trainable(spec: jobs.JobSpec) -> Any:
