@@ -19,13 +19,13 @@ from trainfleet.rl.deep.ppo import PPO
 from trainfleet.rl.deep.reinforce import Reinforce
 from trainfleet.rl.deep.trpo import TRPO
 
-PPO_FAST = {"n_steps": 64, "minibatch_size": 512, "epochs": 10, "lr": 3.0e-3, "gamma": 0.98, "gae_lambda": 0.9}
+PPO_FAST = {"n_steps": 32, "minibatch_size": 512, "epochs": 5, "lr": 4.0e-3, "gamma": 0.98, "gae_lambda": 0.9}
 
 CASES = {
     "reinforce": (Reinforce, 16, {"n_steps": 128, "lr": 5.0e-3, "value_lr": 5.0e-3}, 120_000),
     "a2c": (A2C, 8, {"n_steps": 8, "lr": 1.0e-3, "optimizer": "adam"}, 80_000),
     "a3c-in-process": (A3C, 8, {"n_steps": 8, "lr": 1.0e-3, "optimizer": "adam"}, 80_000),
-    "ppo": (PPO, 8, PPO_FAST, 80_000),
+    "ppo": (PPO, 16, PPO_FAST, 80_000),
     "trpo": (TRPO, 8, {"n_steps": 256, "max_kl": 0.02}, 80_000),
 }
 
