@@ -125,9 +125,9 @@ def main(out: Path, which: str) -> None:
         if which in ("ppo", "all"):
             result["ppo"] = ppo_with_a_killed_worker(c, out / "ppo")
     if which in ("ddp", "all"):
-        # One CPU per node: Train's two workers (one CPU each) cannot share a node; the third
-        # CPU is left for Ray Data's tasks.
-        with cluster(head_cpus=1, workers=[1, 1]) as c:
+        # One CPU per worker node and none on the head: Train's two workers (one CPU each)
+        # cannot share a node.
+        with cluster(head_cpus=0, workers=[1, 1]) as c:
             result["ddp_nodes"] = sorted(n.node_id for n in [c.head_node, *c.worker_nodes])
             result["ddp"] = ddp(c, out / "ddp")
     emit(result)
