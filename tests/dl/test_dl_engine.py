@@ -15,6 +15,7 @@ HP = {"hidden": [32], "dropout": 0.2, "epochs": 4}  # dropout: resume must resto
 
 
 def run(s, start=None):
+    torch.set_num_threads(1)  # as fit_in_process and Train workers do: 2 threads collapse on 2 busy cores
     ds = DataSpec.model_validate(s.data)
     p = prepare(ds, s.seed)
     collect = Collect()
