@@ -19,6 +19,10 @@ import requests
 from _common import TABULAR_JOB, cli_result, cluster, dashboard_url, emit, free_port, trainfleet, wait_for
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+LIVE_METRICS = {
+    "ray_trainfleet_episode_return_mean", "ray_trainfleet_env_steps_per_s", "ray_trainfleet_env_steps_total",
+    "ray_trainfleet_iteration", "ray_trainfleet_learner_utilization",
+}
 # Burst job i gets the mistake of key i % 4 (none for 0 and 2: those train).
 BURST_MISTAKES = {1: "--set hparams.alpah=0.5", 3: "--set env.id=FrozenLak-v1"}
 
@@ -68,7 +72,7 @@ def main(out: Path, burst: int) -> None:
                 m = re.match(r"^(ray_trainfleet_\w+)\{([^}]*)\}", line)
                 if m and 'job="live-metrics"' in m.group(2):
                     found[m.group(1)] = line
-            return "ray_trainfleet_episode_return_mean" in found and any("env_steps" in k and "per_s" not in k for k in found)
+            return LIVE_METRICS <= set(found)
 
         try:
             wait_for(metrics_seen, timeout=90, interval=1.0, what="trainfleet metrics on the Prometheus endpoints")
