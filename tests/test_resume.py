@@ -33,7 +33,7 @@ def address(ray_session) -> str:
 
 
 def trainfleet(*argv: str, cwd: Path = ROOT, **popen) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PLUGINS), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "TRAINFLEET_ALLOW_IMPORTS": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(PLUGINS), os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen(
         [sys.executable, "-m", "trainfleet", *argv], cwd=cwd, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, **popen,

@@ -9,6 +9,7 @@ that shows every valid name.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,12 +103,32 @@ DATASETS: dict[str, Entry] = _named(
 )
 
 
-def algorithm(name: str, backend: str = "native", *, path: str = "algorithm", file: str | None = None) -> Entry:
-    """The entry for `name` on `backend`, or a SpecError naming the valid choices."""
+ALLOW_IMPORTS_ENV = "TRAINFLEET_ALLOW_IMPORTS"
+
+
+def algorithm(
+    name: str, backend: str = "native", *, path: str = "algorithm", file: str | None = None,
+    allow_imports: bool | None = None,
+) -> Entry:
+    """The entry for `name` on `backend`, or a SpecError naming the valid choices.
+
+    `package.module:Class` names a user's own algorithm. Importing it runs that module's code,
+    so a spec may do so only where the user opted in with TRAINFLEET_ALLOW_IMPORTS=1 (checked
+    when the spec is validated; the trial then trusts the validated spec: allow_imports=True).
+    """
     entry = ALGORITHMS.get((name, backend))
     if entry is not None:
         return entry
     if ":" in name and backend == "native":
+        if allow_imports is None:
+            allow_imports = os.environ.get(ALLOW_IMPORTS_ENV) == "1"
+        if not allow_imports:
+            raise SpecError(
+                f"{name!r} names a module to import; job specs run no code of their own by default. "
+                f"Set {ALLOW_IMPORTS_ENV}=1 to allow your own algorithms.",
+                file=file,
+                path=path,
+            )
         return _import_path_entry(name, path=path, file=file)
     names = sorted({n for n, b in ALGORITHMS if b == backend})
     other = [b for n, b in ALGORITHMS if n == name]

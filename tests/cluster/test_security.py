@@ -55,6 +55,17 @@ def test_yaml_python_tag_is_rejected_unrun(tmp_path, capsys):
     assert not marker.exists() and not (tmp_path / "runs").exists()
 
 
+def test_spec_cannot_import_modules_unless_the_user_opts_in(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TRAINFLEET_ALLOW_IMPORTS", raising=False)
+    marker = tmp_path / "imported"
+    (tmp_path / "sneaky.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["validate", str(JOB), "--set", "algorithm=sneaky:Anything"]) == 2
+    err = capsys.readouterr().err
+    assert "algorithm" in err and "TRAINFLEET_ALLOW_IMPORTS" in err and "Traceback" not in err
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("name", ["../../etc", "..", "a/b", "/etc/passwd", ".hidden", "x\\..\\y", "~root"])
 def test_run_name_cannot_leave_the_output_root(name, tmp_path, capsys):
     assert main(["validate", str(JOB), "--set", f"name={name}"]) == 2

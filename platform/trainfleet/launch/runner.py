@@ -45,7 +45,7 @@ class NativeRunner:
 
     def __init__(self, spec: jobs.JobSpec) -> None:
         seed_everything(spec.seed)
-        cls = registry.algorithm(spec.algorithm, spec.backend).load()
+        cls = registry.algorithm(spec.algorithm, spec.backend, allow_imports=True).load()
         ctx = RunContext(
             env_id=spec.env.id,
             env_kwargs=dict(spec.env.kwargs),
@@ -77,7 +77,7 @@ def build_runner(spec: jobs.JobSpec) -> Runner:
     registry.register_envs()
     if spec.backend == "native":
         return NativeRunner(spec)
-    cls = registry.algorithm(spec.algorithm, spec.backend).load()
+    cls = registry.algorithm(spec.algorithm, spec.backend, allow_imports=True).load()
     return cls(spec)
 
 
