@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,8 @@ def submit(job: str, *, address: str | None, wait: bool, sets: list[str], output
     c = client(address)
     # py_modules puts this trainfleet first on the cluster's sys.path, whatever version it has installed.
     runtime_env = {"working_dir": str(root), "excludes": EXCLUDES, "py_modules": [str(PACKAGE_DIR)]}
-    submission_id = c.submit_job(
-        entrypoint=entrypoint(job_path.relative_to(root).as_posix(), sets, output), runtime_env=runtime_env
+    submission_id = _submit_with_retry(
+        c, entrypoint=entrypoint(job_path.relative_to(root).as_posix(), sets, output), runtime_env=runtime_env
     )
     print(f"submitted: {submission_id}", flush=True)
     if not wait:
@@ -121,6 +122,18 @@ def submit(job: str, *, address: str | None, wait: bool, sets: list[str], output
         print(f"\nstopped following; the job keeps running (trainfleet stop {submission_id} stops it)")
         return 130
     return _outcome(c, submission_id)
+
+
+def _submit_with_retry(c: Any, *, attempts: int = 10, delay_s: float = 3.0, **kwargs: Any) -> str:
+    """submit_job, retried while a freshly started head has no job agent yet (Ray says 'try again later')."""
+    for attempt in range(attempts):
+        try:
+            return c.submit_job(**kwargs)
+        except RuntimeError as err:
+            if "No available agent" not in str(err) or attempt == attempts - 1:
+                raise UserError(f"the cluster did not accept the job: {str(err).strip().splitlines()[0]}") from None
+            time.sleep(delay_s)
+    raise AssertionError("unreachable")
 
 
 async def _stream(c: Any, submission_id: str) -> None:
