@@ -28,7 +28,7 @@ def kill_one_rollout_worker(ray, before: list[dict[str, str]], timeout_s: float 
     while time.monotonic() < deadline:
         actors = [a for a in rollout_actor_names(ray) if a not in before]
         if len(actors) == 2:
-            time.sleep(2.0)
+            time.sleep(0.5)  # let them start sampling; the run itself lasts several seconds
             victim = actors[0]
             ray.kill(ray.get_actor(victim["name"], namespace=victim["namespace"]))
             return victim["name"]

@@ -24,13 +24,15 @@ from _common import (
     JOBS, alive_actors, cluster, emit, run_dir_of, sigkill_actor_process, trainfleet, trainfleet_proc, wait_for,
 )
 
+PPO_ITERATIONS = 150
 PPO_JOB = {
     "name": "spread-ppo",
     "algorithm": "ppo",
     "env": {"id": "CartPole-v1", "num_envs": 2},
     "resources": {"rollout_workers": 2, "cpus_per_worker": 1, "learner_cpus": 1, "placement_strategy": "SPREAD"},
     "hparams": {"n_steps": 64, "epochs": 2, "minibatch_size": 64},
-    "stop": {"iterations": 10},
+    # Long enough that the run is still going when a worker is killed, even on an idle machine.
+    "stop": {"iterations": PPO_ITERATIONS},
     "checkpoint": {"every": 2, "keep": 2},
     "seed": 0,
 }
@@ -84,7 +86,7 @@ def ppo_with_a_killed_worker(c, out: Path) -> dict:
     run_dir = run_dir_of(proc.output())
     ev = trainfleet("eval", str(run_dir), "--episodes", "3", "--json", timeout=120)
     return {
-        "rc": rc, **placed, "killed_at_iteration": killed_at, "output_tail": proc.output()[-2000:],
+        "rc": rc, **placed, "killed_at_iteration": killed_at, "stop_iterations": PPO_ITERATIONS, "output_tail": proc.output()[-2000:],
         "run_dir": str(run_dir), "metrics": metrics_of(run_dir),
         "summary": json.loads((run_dir / "summary.json").read_text()),
         "eval_rc": ev.returncode, "eval": ev.stdout.strip().splitlines()[-1] if ev.stdout.strip() else ev.stderr[-800:],
