@@ -65,6 +65,8 @@ CASES = {
     "bad_search_path": (None, ["tune.space={hparams.alpah: {choice: [0.1, 0.5]}}"], "tune.space.hparams.alpah",
                         ["did you mean 'alpha'"]),
     "bad_algorithm_import_path": (None, ["algorithm=nosuch.module:Algo"], "algorithm", ["cannot import"]),
+    "algorithm_import_without_opt_in": (None, ["algorithm=nosuch.module:Algo"], "algorithm",
+                                        ["TRAINFLEET_ALLOW_IMPORTS=1"]),
 }
 
 
@@ -74,6 +76,10 @@ def test_spec_error_exit_2_with_file_and_path(case, tmp_path, runs, capsys, no_r
         from trainfleet.launch import cluster
 
         monkeypatch.setattr(cluster, "local_capacity", lambda: (2.0, 0.0))  # the same on any CI box
+    if case == "bad_algorithm_import_path":
+        monkeypatch.setenv("TRAINFLEET_ALLOW_IMPORTS", "1")
+    elif case == "algorithm_import_without_opt_in":
+        monkeypatch.delenv("TRAINFLEET_ALLOW_IMPORTS", raising=False)
     text, sets, path, fragments = CASES[case]
     job = _write(tmp_path, text) if text is not None else QL
     argv = ["run", str(job), "--output", str(runs)]
