@@ -262,7 +262,7 @@ def _check_space(spec: JobSpec, raw: dict[str, Any], file: str | None) -> None:
 
 
 def apply_overrides(
-    raw: dict[str, Any], overrides: dict[str, Any], *, file: str | None = None, create: bool = True
+    raw: dict[str, Any], overrides: dict[str, Any], *, file: str | None = None
 ) -> dict[str, Any]:
     """A copy of `raw` with dotted-path values set (`hparams.lr` -> raw['hparams']['lr'])."""
     out = copy.deepcopy(raw)

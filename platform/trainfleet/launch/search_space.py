@@ -56,6 +56,3 @@ def searcher(t: jobs.TuneSpec | None) -> Any:
 
     return OptunaSearch()
 
-
-def uses_grid(t: jobs.TuneSpec | None) -> bool:
-    return t is not None and any("grid" in d for d in t.space.values())

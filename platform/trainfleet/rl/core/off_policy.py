@@ -448,6 +448,15 @@ class ActorCriticPlumbing:
     ac: ActorCritic
     hp: ActorCriticHparams
 
+    def build_actor_critic(self, algorithm: str, critic_cls: type[nn.Module]) -> None:
+        """Actor, critic (one Q or twin Qs), their targets and the exploration noise."""
+        require_box(algorithm, self.ctx.env_id, self.action_space)
+        hp = self.hp
+        actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden).to(self.device)
+        critic = critic_cls(self.obs_space, self.action_space, hp.hidden).to(self.device)
+        self.ac = ActorCritic(actor, critic, hp.lr, hp.noise, self.ctx.num_envs, self.rng)
+        self.behaviour = self.ac.behaviour
+
     def worker_policy(self) -> PolicyBuilder:
         return noisy_actor_builder(self.hp.hidden)
 

@@ -22,13 +22,10 @@ from pydantic import Field
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.noise import NoiseHparams
 from trainfleet.rl.core.off_policy import (
-    ActorCritic,
     ActorCriticHparams,
     ActorCriticPlumbing,
-    DeterministicActor,
     OffPolicyAlgorithm,
     QCritic,
-    require_box,
 )
 from trainfleet.rl.core.replay import ReplaySample
 
@@ -42,12 +39,7 @@ class DDPG(ActorCriticPlumbing, OffPolicyAlgorithm):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
-        require_box("ddpg", ctx.env_id, self.action_space)
-        hp = self.hp
-        actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden).to(self.device)
-        critic = QCritic(self.obs_space, self.action_space, hp.hidden).to(self.device)
-        self.ac = ActorCritic(actor, critic, hp.lr, hp.noise, ctx.num_envs, self.rng)
-        self.behaviour = self.ac.behaviour
+        self.build_actor_critic("ddpg", QCritic)
 
     # ---- ALGORITHM LOGIC ----------------------------------------------------------------------
     def update(self, batch: ReplaySample) -> dict[str, torch.Tensor]:

@@ -23,13 +23,10 @@ from pydantic import Field
 
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.off_policy import (
-    ActorCritic,
     ActorCriticHparams,
     ActorCriticPlumbing,
-    DeterministicActor,
     OffPolicyAlgorithm,
     QCritic,
-    require_box,
 )
 from trainfleet.rl.core.replay import ReplaySample
 
@@ -56,12 +53,7 @@ class TD3(ActorCriticPlumbing, OffPolicyAlgorithm):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
-        require_box("td3", ctx.env_id, self.action_space)
-        hp = self.hp
-        actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden).to(self.device)
-        critic = TwinCritic(self.obs_space, self.action_space, hp.hidden).to(self.device)
-        self.ac = ActorCritic(actor, critic, hp.lr, hp.noise, ctx.num_envs, self.rng)
-        self.behaviour = self.ac.behaviour
+        self.build_actor_critic("td3", TwinCritic)
         self.critic_updates = 0
 
     # ---- ALGORITHM LOGIC ----------------------------------------------------------------------
