@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections import deque
 from typing import Any
 
 import gymnasium as gym
@@ -34,6 +33,7 @@ from torch import nn
 from trainfleet import results
 from trainfleet.errors import SpecError
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext, ensure_finite
+from trainfleet.rl.core.episodes import EpisodeWindow
 from trainfleet.rl.core.networks import mlp, soft_update
 from trainfleet.rl.core.noise import NoiseHparams, make_noise
 from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
@@ -62,14 +62,12 @@ def adam(params: Any, lr: float) -> torch.optim.Adam:
 
 
 class EpisodeTracker:
-    """Per-env running return/length; keeps the last `window` finished episodes."""
+    """Per-env running return/length feeding an EpisodeWindow of finished episodes."""
 
     def __init__(self, num_envs: int, window: int) -> None:
         self.ret = np.zeros(num_envs)
         self.len = np.zeros(num_envs, np.int64)
-        self.returns: deque[float] = deque(maxlen=window)
-        self.lengths: deque[int] = deque(maxlen=window)
-        self.episodes = 0
+        self.window = EpisodeWindow(window)
         self.finished_since_report = 0
 
     def step(self, rewards: np.ndarray, valid: np.ndarray, ended: np.ndarray) -> None:
@@ -82,9 +80,7 @@ class EpisodeTracker:
 
     def add(self, returns: list[float], lengths: list[int]) -> None:
         """Episodes that finished elsewhere (a rollout worker counted them)."""
-        self.returns.extend(returns)
-        self.lengths.extend(lengths)
-        self.episodes += len(returns)
+        self.window.add(returns, lengths)
         self.finished_since_report += len(returns)
 
     def report(self) -> dict[str, float]:
@@ -92,21 +88,19 @@ class EpisodeTracker:
         fresh = self.finished_since_report > 0
         self.finished_since_report = 0
         return {
-            results.EPISODES: self.episodes,
-            results.EPISODE_RETURN_MEAN: float(np.mean(self.returns)) if fresh else float("nan"),
-            results.EPISODE_LEN_MEAN: float(np.mean(self.lengths)) if fresh else float("nan"),
+            results.EPISODES: self.window.episodes,
+            results.EPISODE_RETURN_MEAN: self.window.return_mean() if fresh else float("nan"),
+            results.EPISODE_LEN_MEAN: self.window.len_mean() if fresh else float("nan"),
         }
 
     def get_state(self) -> dict[str, Any]:
-        return {"ret": self.ret.copy(), "len": self.len.copy(), "returns": list(self.returns),
-                "lengths": list(self.lengths), "episodes": self.episodes,
+        return {"ret": self.ret.copy(), "len": self.len.copy(), "window": self.window.get_state(),
                 "finished_since_report": self.finished_since_report}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.ret, self.len = state["ret"].copy(), state["len"].copy()
-        self.returns.clear(), self.returns.extend(state["returns"])
-        self.lengths.clear(), self.lengths.extend(state["lengths"])
-        self.episodes, self.finished_since_report = state["episodes"], state["finished_since_report"]
+        self.window.set_state(state["window"])
+        self.finished_since_report = state["finished_since_report"]
 
 
 class OffPolicyAlgorithm(Algorithm):

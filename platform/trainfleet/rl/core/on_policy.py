@@ -9,7 +9,6 @@ and saves/restores everything a resumed run needs to continue bit-for-bit.
 from __future__ import annotations
 
 import time
-from collections import deque
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,6 +18,7 @@ from pydantic import Field
 from trainfleet import results
 from trainfleet.rl.core.actor_critic import ActorCritic, ActorCriticConfig
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext
+from trainfleet.rl.core.episodes import EpisodeWindow
 from trainfleet.rl.core.learner import configure_threads, learner_device
 from trainfleet.rl.core.normalize import RewardScaler
 from trainfleet.rl.core.rollout_buffer import Rollout, gae
@@ -73,10 +73,8 @@ class OnPolicyAlgorithm(Algorithm):
         self.model: ActorCritic = self.policy_config(self.pool.observation_space, self.pool.action_space).to(self.device)
         self.reward_scaler = RewardScaler(self.pool.num_envs, self.hp.gamma, self.hp.normalize_reward)
         self.generator = torch.Generator().manual_seed(ctx.seed)  # minibatch order
-        self.returns: deque[float] = deque(maxlen=self.hp.episode_window)
-        self.lengths: deque[int] = deque(maxlen=self.hp.episode_window)
+        self.window = EpisodeWindow(self.hp.episode_window)
         self.env_steps = 0
-        self.episodes = 0
         self.timings = {"sample_s": 0.0, "transfer_s": 0.0, "learn_s": 0.0}
 
     # ---- subclass API ---------------------------------------------------------------------------
@@ -106,9 +104,7 @@ class OnPolicyAlgorithm(Algorithm):
 
     def record_episodes(self, rollout: Rollout) -> None:
         self.env_steps += rollout.num_steps
-        self.episodes += len(rollout.episode_returns)
-        self.returns.extend(rollout.episode_returns)
-        self.lengths.extend(rollout.episode_lengths)
+        self.window.add(rollout.episode_returns, rollout.episode_lengths)
 
     def train_iteration(self) -> dict[str, float]:
         rollout = self.collect()
@@ -121,9 +117,9 @@ class OnPolicyAlgorithm(Algorithm):
     def episode_metrics(self) -> dict[str, float]:
         return {
             results.ENV_STEPS: self.env_steps,
-            results.EPISODES: self.episodes,
-            results.EPISODE_RETURN_MEAN: float(np.mean(self.returns)) if self.returns else float("nan"),
-            results.EPISODE_LEN_MEAN: float(np.mean(self.lengths)) if self.lengths else float("nan"),
+            results.EPISODES: self.window.episodes,
+            results.EPISODE_RETURN_MEAN: self.window.return_mean(),
+            results.EPISODE_LEN_MEAN: self.window.len_mean(),
             "worker_restarts": self.pool.restarts,
             **{f"time_{k}": v for k, v in self.timings.items()},
         }
@@ -172,10 +168,8 @@ class OnPolicyAlgorithm(Algorithm):
             "pool": self.pool.get_state(),
             "reward_scaler": self.reward_scaler.get_state(),
             "generator": self.generator.get_state(),
-            "returns": list(self.returns),
-            "lengths": list(self.lengths),
+            "episode_window": self.window.get_state(),
             "env_steps": self.env_steps,
-            "episodes": self.episodes,
             "extra": self.extra_state(),
         }
 
@@ -186,9 +180,8 @@ class OnPolicyAlgorithm(Algorithm):
         self.pool.set_state(state["pool"])
         self.reward_scaler.set_state(state["reward_scaler"])
         self.generator.set_state(state["generator"])
-        self.returns = deque(state["returns"], maxlen=self.hp.episode_window)
-        self.lengths = deque(state["lengths"], maxlen=self.hp.episode_window)
-        self.env_steps, self.episodes = state["env_steps"], state["episodes"]
+        self.window.set_state(state["episode_window"])
+        self.env_steps = state["env_steps"]
         self.set_extra_state(state["extra"])
 
     def extra_state(self) -> dict[str, Any]:
