@@ -25,7 +25,6 @@ import json
 import math
 import shutil
 import tempfile
-from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -35,6 +34,7 @@ from pydantic import Field, model_validator
 from trainfleet import jobs, results
 from trainfleet.rl.core.algorithm import Hparams
 from trainfleet.rl.core.envs import make_env
+from trainfleet.rl.core.episodes import EpisodeWindow
 
 RLLIB_DIR = "rllib"  # the Algorithm's own checkpoint, inside the trial checkpoint directory
 WINDOW_FILE = "episode_window.json"
@@ -231,8 +231,7 @@ class RLlibRunner:
         self.algo: Any = None
         self._module: Any = None
         self._pending_restore: Path | None = None
-        self.returns: deque[float] = deque(maxlen=self.hp.episode_window)
-        self.lengths: deque[int] = deque(maxlen=self.hp.episode_window)
+        self.window = EpisodeWindow(self.hp.episode_window)
         self._action_space = None
 
     # -- building ------------------------------------------------------------------
@@ -291,14 +290,13 @@ class RLlibRunner:
         runners = result.get("env_runners", {})
         # One finished episode comes back as a scalar, several as a list.
         new_returns = np.atleast_1d(runners.get(EPISODE_RETURNS, [])).tolist()
-        self.returns.extend(new_returns)
-        self.lengths.extend(np.atleast_1d(runners.get(EPISODE_LENGTHS, [])).tolist())
+        self.window.add(new_returns, np.atleast_1d(runners.get(EPISODE_LENGTHS, [])).tolist())
         fresh = bool(new_returns)
         out: dict[str, Any] = {
             results.ENV_STEPS: int(result.get("num_env_steps_sampled_lifetime", 0)),
             results.EPISODES: int(runners.get("num_episodes_lifetime", 0)),
-            results.EPISODE_RETURN_MEAN: float(np.mean(self.returns)) if fresh else math.nan,
-            results.EPISODE_LEN_MEAN: float(np.mean(self.lengths)) if fresh else math.nan,
+            results.EPISODE_RETURN_MEAN: self.window.return_mean() if fresh else math.nan,
+            results.EPISODE_LEN_MEAN: self.window.len_mean() if fresh else math.nan,
         }
         learner = result.get("learners", {}).get("default_policy", {})
         for key, term in LOSS_NAMES.items():
@@ -310,12 +308,10 @@ class RLlibRunner:
 
     def save(self, directory: Path) -> None:
         self._algorithm().save_to_path(str(directory / RLLIB_DIR))
-        (directory / WINDOW_FILE).write_text(json.dumps({"returns": list(self.returns), "lengths": list(self.lengths)}))
+        (directory / WINDOW_FILE).write_text(json.dumps(self.window.get_state()))
 
     def restore(self, directory: Path) -> None:
-        window = json.loads((directory / WINDOW_FILE).read_text())
-        self.returns.clear(), self.returns.extend(window["returns"])
-        self.lengths.clear(), self.lengths.extend(window["lengths"])
+        self.window.set_state(json.loads((directory / WINDOW_FILE).read_text()))
         self._module = None
         if self.algo is not None:
             self.algo.restore_from_path(str(directory / RLLIB_DIR))
