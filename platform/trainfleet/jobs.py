@@ -8,6 +8,7 @@ algorithm. Every problem becomes a `SpecError` naming the file and the dotted fi
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,8 +106,13 @@ class JobSpec(_Strict):
 SPACE_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
 
 
+_UNION_TAGS = re.compile(r"^(float|int|str|bool|[A-Z][A-Za-z0-9]*)$|^function-")
+
+
 def _format_loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not str(p).startswith("function-"))
+    """The field path of a pydantic error, without the union-member tags pydantic adds
+    (`hparams.lr.float` -> `hparams.lr` for `lr: float | Schedule`)."""
+    return ".".join(str(p) for p in loc if not _UNION_TAGS.match(str(p)))
 
 
 def _raise_validation(err: ValidationError, file: str | None, prefix: str, known: list[str]) -> None:

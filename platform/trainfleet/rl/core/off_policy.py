@@ -27,7 +27,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 from trainfleet import results
@@ -37,6 +37,7 @@ from trainfleet.rl.core.episodes import EpisodeWindow
 from trainfleet.rl.core.networks import mlp, soft_update
 from trainfleet.rl.core.noise import NoiseHparams, make_noise
 from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
+from trainfleet.rl.core.schedules import Schedule
 from trainfleet.rl.core.learner import configure_threads, learner_device
 from trainfleet.rl.core.workers import EnvConfig, PolicyBuilder, WorkerPool
 from trainfleet.rl.core.wrappers import env_state, make_vec_env, set_env_state
@@ -44,7 +45,18 @@ from trainfleet.rl.core.wrappers import env_state, make_vec_env, set_env_state
 
 class OffPolicyHparams(Hparams):
     gamma: float = Field(0.99, ge=0, le=1, description="discount")
-    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    lr: float | Schedule = Field(
+        1e-3, description="Adam learning rate: a number, or a schedule over env steps "
+        "({schedule: linear, start: 1e-3, end: 1e-5, steps: 100000}); decaying it keeps a learned policy stable",
+    )
+
+    @field_validator("lr")
+    @classmethod
+    def _positive_lr(cls, lr: float | Schedule) -> float | Schedule:
+        values = (lr.start, lr.end) if isinstance(lr, Schedule) else (lr,)
+        if min(values) < 0 or values[0] == 0:
+            raise ValueError("the learning rate must start above 0 and never go below 0")
+        return lr
     buffer_size: int = Field(100_000, ge=1, description="replay capacity (transitions)")
     batch_size: int = Field(128, ge=1, description="minibatch size per gradient step")
     learning_starts: int = Field(1000, ge=0, description="env steps of random actions before learning")
@@ -172,6 +184,20 @@ class OffPolicyAlgorithm(Algorithm):
     def extra_metrics(self) -> dict[str, float]:
         return {}
 
+    def learning_rate(self) -> float:
+        """The learning rate now: `lr`, or its schedule's value at the current env step."""
+        lr = self.hp.lr
+        return lr.value(self.env_steps) if isinstance(lr, Schedule) else lr
+
+    def _apply_learning_rate(self) -> None:
+        """Set a scheduled learning rate on every optimiser before a gradient phase."""
+        if isinstance(self.hp.lr, Schedule):
+            lr = self.learning_rate()
+            for part in self.networks().values():
+                if isinstance(part, torch.optim.Optimizer):
+                    for group in part.param_groups:
+                        group["lr"] = lr
+
     # ---- collection -------------------------------------------------------------------------
     @property
     def learning(self) -> bool:
@@ -203,8 +229,9 @@ class OffPolicyAlgorithm(Algorithm):
 
     def train(self, losses: dict[str, list[torch.Tensor]]) -> None:
         """`gradient_steps` updates on replay minibatches."""
-        for _ in range(self.hp.gradient_steps):
-            terms = self.update(self.replay.sample(self.hp.batch_size, self.replay_beta()))
+        self._apply_learning_rate()
+        for batch in self.replay.sample_burst(self.hp.gradient_steps, self.hp.batch_size, self.replay_beta()):
+            terms = self.update(batch)
             self.gradient_steps += 1
             for k, v in terms.items():
                 losses.setdefault(k, []).append(v)
@@ -242,6 +269,7 @@ class OffPolicyAlgorithm(Algorithm):
                     outstanding += 1
                 if self.learning:
                     self._update_credit += done.rollout.num_steps * hp.gradient_steps / hp.train_freq
+            self._apply_learning_rate()
             while self._update_credit >= 1 and self.learning:
                 terms = self.update(self.replay.sample(hp.batch_size, self.replay_beta()))
                 self.gradient_steps += 1
@@ -265,6 +293,7 @@ class OffPolicyAlgorithm(Algorithm):
         ensure_finite(**{k: metrics[results.loss_key(k)] for k in losses})
         metrics["gradient_steps"] = self.gradient_steps
         metrics["replay_size"] = len(self.replay)
+        metrics["lr"] = self.learning_rate()
         if self.pool is not None:
             metrics["worker_restarts"] = self.pool.restarts
         metrics.update(self.extra_metrics())
@@ -448,7 +477,7 @@ class ActorCriticPlumbing:
         hp = self.hp
         actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden).to(self.device)
         critic = critic_cls(self.obs_space, self.action_space, hp.hidden).to(self.device)
-        self.ac = ActorCritic(actor, critic, hp.lr, hp.noise, self.ctx.num_envs, self.rng)
+        self.ac = ActorCritic(actor, critic, self.learning_rate(), hp.noise, self.ctx.num_envs, self.rng)
         self.behaviour = self.ac.behaviour
 
     def worker_policy(self) -> PolicyBuilder:

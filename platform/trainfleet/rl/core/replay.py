@@ -18,6 +18,7 @@ prefix sum is drawn uniformly inside each.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -95,6 +96,18 @@ class ReplayBuffer:
         idx = self.rng.integers(0, self.size, size=batch_size)
         return self._gather(idx, np.ones(batch_size, np.float32))
 
+    def sample_burst(self, n: int, batch_size: int, beta: float = 1.0) -> Iterator[ReplaySample]:
+        """`n` minibatches for `n` gradient steps in a row, gathered in one pass.
+
+        Nothing is added between the steps of a burst, so all `n` index draws can be made and
+        gathered at once; each minibatch is then a view. Per step this halves the sampling cost
+        for small batches, where numpy's fancy indexing is mostly fixed overhead.
+        """
+        burst = self.sample(n * batch_size, beta)
+        for k in range(n):
+            rows = slice(k * batch_size, (k + 1) * batch_size)
+            yield ReplaySample(*(field[rows] for field in burst))
+
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
         """Uniform replay keeps no priorities; present so DQN can treat both buffers alike."""
 
@@ -165,6 +178,11 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         prefix = (np.arange(batch_size) + self.rng.random(batch_size)) * segment
         idx = np.minimum(self.sum_tree.find_prefix_sum(prefix), self.size - 1)
         return self._gather(idx, self.importance_weights(idx, beta))
+
+    def sample_burst(self, n: int, batch_size: int, beta: float = 0.4) -> Iterator[ReplaySample]:
+        """One minibatch at a time: each step's priority updates must shape the next draw."""
+        for _ in range(n):
+            yield self.sample(batch_size, beta)
 
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
         """p_i <- |delta_i| + eps for the sampled transitions."""

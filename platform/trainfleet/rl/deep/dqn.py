@@ -125,7 +125,7 @@ class DQN(OffPolicyAlgorithm):
         self.q = QNetwork(self.obs_space, self.n_actions, hp.hidden, hp.dueling).to(self.device)
         self.target = copy.deepcopy(self.q).requires_grad_(False)
         self.behaviour = EpsilonGreedy(self.q, self.n_actions)
-        self.optimizer = adam(self.q.parameters(), hp.lr)
+        self.optimizer = adam(self.q.parameters(), self.learning_rate())
         self.last_target_update = 0
 
     def make_replay(self) -> ReplayBuffer:
@@ -156,7 +156,10 @@ class DQN(OffPolicyAlgorithm):
             next_online = self.q(batch.next_obs) if hp.double else None
             y = q_targets(batch.rewards, batch.terminated, hp.gamma, self.target(batch.next_obs), next_online)
         q = self.q(batch.obs).gather(1, batch.actions.long().unsqueeze(1)).squeeze(1)
-        loss = (batch.weights * F.smooth_l1_loss(q, y, reduction="none")).mean()
+        if hp.prioritized:  # importance weights correct the prioritized sampling bias
+            loss = (batch.weights * F.smooth_l1_loss(q, y, reduction="none")).mean()
+        else:
+            loss = F.smooth_l1_loss(q, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.q.parameters(), hp.max_grad_norm)

@@ -44,6 +44,30 @@ def test_uniform_sample_only_draws_filled_slots_and_matches_rows():
     assert s.weights.eq(1).all()
 
 
+def test_uniform_burst_is_one_draw_cut_into_minibatches():
+    buf = ReplayBuffer(100, OBS, ACT, seed=3)
+    fill(buf, 0, 50)
+    burst = list(buf.sample_burst(4, 16))
+    assert [len(b.rewards) for b in burst] == [16] * 4
+    for b in burst:  # every row is one stored transition
+        np.testing.assert_array_equal(b.obs[:, 0].numpy(), b.rewards.numpy())
+        np.testing.assert_array_equal(b.next_obs[:, 0].numpy(), b.rewards.numpy() + 1)
+    one_draw = ReplayBuffer(100, OBS, ACT, seed=3)
+    fill(one_draw, 0, 50)
+    np.testing.assert_array_equal(np.concatenate([b.indices for b in burst]), one_draw.sample(64).indices)
+    assert len({tuple(b.indices) for b in burst}) == 4
+
+
+def test_prioritized_burst_draws_each_minibatch_after_the_last_priority_update():
+    buf = PrioritizedReplayBuffer(8, OBS, ACT, seed=8, alpha=1.0)
+    fill(buf, 0, 8)
+    burst = buf.sample_burst(3, 64)
+    first = next(burst)
+    assert len(set(first.indices.tolist())) > 4
+    buf.update_priorities(np.array([5]), np.array([1000.0]))
+    assert np.mean(next(burst).indices == 5) > 0.9
+
+
 def test_uniform_state_round_trip_continues_identically():
     a = ReplayBuffer(8, OBS, ACT, seed=2)
     fill(a, 0, 11)

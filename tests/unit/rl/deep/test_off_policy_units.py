@@ -41,7 +41,8 @@ def test_dueling_head_subtracts_the_mean_advantage():
 SMALL = dict(steps_per_iteration=150, learning_starts=100, buffer_size=1000, batch_size=16, hidden=[16, 16])
 CASES = [
     (DQN, "CartPole-v1", 2, dict(double=True, dueling=True, prioritized=True, target_update_interval=50, train_freq=4)),
-    (DDPG, "Pendulum-v1", 1, dict(train_freq=2, gradient_steps=2)),
+    (DDPG, "Pendulum-v1", 1, dict(train_freq=2, gradient_steps=2,
+                                  lr={"schedule": "linear", "start": 1e-3, "end": 1e-4, "steps": 400})),
     (TD3, "Pendulum-v1", 2, dict(noise={"kind": "ou", "sigma": 0.3})),
 ]
 
@@ -96,3 +97,22 @@ def test_streaming_collection_keeps_the_update_to_data_ratio():
     assert second["episodes"] > 0 and np.isfinite(second["loss_q"])
     assert algo.pool.version >= 800 // 8  # every request carried the learner's current weights
     algo.close()
+
+
+@pytest.mark.parametrize("cls,env_id", [(DQN, "CartPole-v1"), (TD3, "Pendulum-v1")], ids=["dqn", "td3"])
+def test_learning_rate_schedule_drives_every_optimizer(cls, env_id):
+    """A scheduled lr is set on each optimiser before every gradient phase and reported."""
+    lr = {"schedule": "linear", "start": 1e-3, "end": 1e-4, "steps": 600}
+    hp = cls.Hparams.model_validate({**SMALL, "lr": lr, "train_freq": 10, "steps_per_iteration": 200})
+    algo = cls(RunContext(env_id, {}, 1, hp, seed=0))
+    reported = [algo.train_iteration()["lr"] for _ in range(4)]
+    assert reported == pytest.approx([7e-4, 4e-4, 1e-4, 1e-4])  # the schedule at 200, 400, 600, 800 steps
+    optimizers = [v for v in algo.networks().values() if isinstance(v, torch.optim.Optimizer)]
+    assert optimizers and all(g["lr"] == pytest.approx(1e-4) for o in optimizers for g in o.param_groups)
+    algo.close()
+
+
+@pytest.mark.parametrize("lr", [0, -1e-3, {"schedule": "linear", "start": 1e-3, "end": -1e-4, "steps": 10}])
+def test_learning_rate_must_stay_positive(lr):
+    with pytest.raises(ValueError, match="learning rate"):
+        DQN.Hparams.model_validate({"lr": lr})
