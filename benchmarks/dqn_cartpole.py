@@ -1,206 +1,225 @@
-"""DQN on CartPole-v1: trainfleet's native DQN vs Stable-Baselines3's, same hyperparameters.
+"""DQN on CartPole-v1: wall time and env steps to a mean training return >= 475.
 
-Both use RL-Zoo's tuned CartPole-v1 DQN settings (rl-baselines3-zoo hyperparams/dqn.yml):
-lr 2.3e-3, batch 64, buffer 100000, learning_starts 1000, gamma 0.99, target update every
-10 env steps, train_freq 256 with 128 gradient steps, epsilon 1 -> 0.04 over the first 16%
-of 5e4 steps, a [256, 256] ReLU MLP, Huber loss, gradient-norm clip 10. Both run in this
-process, one torch thread, one env, interleaved seed by seed (so load from other processes
-hits both alike).
+One harness, same machine, same stop rule as `benchmarks/ppo_cartpole.py`: the mean return of
+the last 100 training episodes (epsilon-greedy behaviour included) reaches 475. Timers start
+when training starts (envs and networks built). Every run stops at the threshold, at
+`--budget` env steps or after `--max-s` seconds, whichever comes first.
 
-Measured per run, from the start of training (construction excluded): the env steps and
-wall seconds until the mean return of the last 100 training episodes first reaches 475,
-or, when a run never does within 5e4 steps, the best such mean it reached and the time
-the whole budget took. A run stops at the threshold. trainfleet checks it after every
-train_freq steps (each iteration is one collect + train phase), SB3 after every env step,
-which can only make trainfleet's times look longer.
+- trainfleet native DQN: `jobs/rl/dqn_cartpole.yaml`'s hyperparameters, the algorithm class
+  driven directly (what a Tune trial runs, without Tune's per-iteration reporting).
+- Stable-Baselines3 DQN with RL-Zoo's CartPole-v1 hyperparameters (rl-baselines3-zoo
+  hyperparams/dqn.yml: lr 2.3e-3, batch 64, buffer 1e5, learning_starts 1000, target update
+  every 10 steps, train_freq 256 with 128 gradient steps, a [256, 256] MLP, epsilon 1 -> 0.04
+  over 16% of the zoo's 5e4 steps, i.e. 8,000 steps, kept at 8,000 here for longer budgets).
+- Stable-Baselines3 DQN with trainfleet's job hyperparameters (8 envs, same net, replay,
+  update ratio, target interval and lr schedule, through SB3's own callable learning rate):
+  the same algorithm and settings, so the ratio is the implementation's cost alone.
+All in this process with one torch thread, interleaved seed by seed so background load hits
+every library alike.
 
     pip install -e '.[bench]'
-    python benchmarks/dqn_cartpole.py                  # 5 seeds -> benchmarks/results/dqn_cartpole.md
-    python benchmarks/dqn_cartpole.py --seeds 0 1 --budget 20000
+    python benchmarks/dqn_cartpole.py [--seeds 0 1 2] [--budget 300000] [--max-s 300]
+
+Writes benchmarks/results/dqn_cartpole.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
-from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
-RESULTS = Path(__file__).parent / "results" / "dqn_cartpole.md"
-ENV_ID = "CartPole-v1"
-THRESHOLD = 475.0
+ROOT = Path(__file__).resolve().parents[1]
+JOB = ROOT / "jobs" / "rl" / "dqn_cartpole.yaml"
+OUT = ROOT / "benchmarks" / "results" / "dqn_cartpole.md"
+TARGET = 475.0
 WINDOW = 100
-ZOO = dict(lr=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
-           target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
-           exploration_final_eps=0.04, net_arch=[256, 256])
+ZOO = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
+           target_update_interval=10, train_freq=256, gradient_steps=128, exploration_final_eps=0.04,
+           policy_kwargs={"net_arch": [256, 256]})
+ZOO_EPSILON_STEPS = 8000
 
 
-class Run:
-    """One run's outcome: steps/seconds at the threshold, else the best windowed mean."""
-
-    def __init__(self) -> None:
-        self.returns: deque[float] = deque(maxlen=WINDOW)
-        self.best_mean = -np.inf
-        self.hit_steps: int | None = None
-        self.hit_s: float | None = None
-        self.total_s = 0.0
-        self.cpu_s = 0.0  # process CPU seconds: robust to other load on a shared box
-        self.hit_cpu_s: float | None = None
-        self.steps = 0
-        self.t0 = time.perf_counter()
-        self.c0 = time.process_time()
-
-    def episodes(self, returns: list[float], steps: int) -> bool:
-        """Record finished episodes; True once the windowed mean reaches the threshold."""
-        self.returns.extend(returns)
-        if len(self.returns) == WINDOW:
-            mean = float(np.mean(self.returns))
-            self.best_mean = max(self.best_mean, mean)
-            if mean >= THRESHOLD and self.hit_steps is None:
-                self.hit_steps, self.hit_s = steps, time.perf_counter() - self.t0
-                self.hit_cpu_s = time.process_time() - self.c0
-        return self.hit_steps is not None
-
-    def finish(self, steps: int) -> Run:
-        self.total_s, self.steps = time.perf_counter() - self.t0, steps
-        self.cpu_s = time.process_time() - self.c0
-        return self
+def job_hparams() -> tuple[dict[str, Any], int]:
+    job = yaml.safe_load(JOB.read_text())
+    return {**job["hparams"], "episode_window": WINDOW}, int(job["env"].get("num_envs", 1))
 
 
-def run_trainfleet(seed: int, budget: int) -> Run:
+def trainfleet_dqn(seed: int, budget: int, max_s: float) -> dict[str, Any]:
     from trainfleet.rl.core.algorithm import RunContext
     from trainfleet.rl.deep.dqn import DQN
 
-    z = ZOO
-    hp = DQN.Hparams(
-        lr=z["lr"], batch_size=z["batch_size"], buffer_size=z["buffer_size"], learning_starts=z["learning_starts"],
-        gamma=z["gamma"], target_update_interval=z["target_update_interval"], train_freq=z["train_freq"],
-        gradient_steps=z["gradient_steps"], hidden=z["net_arch"], max_grad_norm=10.0,
-        epsilon={"schedule": "linear", "start": 1.0, "end": z["exploration_final_eps"],
-                 "steps": int(z["exploration_fraction"] * budget)},
-        steps_per_iteration=z["train_freq"], episode_window=WINDOW,
-    )
-    algo = DQN(RunContext(ENV_ID, {}, 1, hp, seed))
-    run, seen = Run(), 0
-    while algo.env_steps < budget:
-        algo.train_iteration()
-        new = algo.tracker.episodes - seen
-        seen = algo.tracker.episodes
-        if run.episodes(list(algo.tracker.returns)[len(algo.tracker.returns) - new:] if new else [], algo.env_steps):
-            break
-    algo.close()
-    return run.finish(algo.env_steps)
+    hparams, num_envs = job_hparams()
+    algo = DQN(RunContext("CartPole-v1", {}, num_envs, DQN.Hparams.model_validate(hparams), seed))
+    timed = {"collect": 0.0, "learn": 0.0}
+
+    def timer(name: str, fn: Callable[..., None]) -> Callable[..., None]:
+        def wrapped(*args: Any) -> None:
+            t = time.perf_counter()
+            fn(*args)
+            timed[name] += time.perf_counter() - t
+        return wrapped
+
+    algo.collect_step, algo.train = timer("collect", algo.collect_step), timer("learn", algo.train)
+    t0 = time.perf_counter()
+    try:
+        while True:
+            m = algo.train_iteration()
+            wall = time.perf_counter() - t0
+            window = algo.tracker.window
+            reached = len(window.returns) == WINDOW and window.return_mean() >= TARGET
+            if reached or algo.env_steps >= budget or wall > max_s:
+                break
+    finally:
+        algo.close()
+    return {"wall_s": wall, "env_steps": algo.env_steps, "reached": reached, "best": m["episode_return_mean"],
+            "gradient_steps": m["gradient_steps"], "collect_s": timed["collect"], "learn_s": timed["learn"]}
 
 
-def run_sb3(seed: int, budget: int) -> Run:
+def sb3_dqn(seed: int, budget: int, max_s: float, same_as_job: bool) -> dict[str, Any]:
     import gymnasium as gym
-    from stable_baselines3 import DQN
+    from stable_baselines3 import DQN as SB3DQN
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
 
-    z = ZOO
-    model = DQN(
-        "MlpPolicy", gym.make(ENV_ID), learning_rate=z["lr"], batch_size=z["batch_size"],
-        buffer_size=z["buffer_size"], learning_starts=z["learning_starts"], gamma=z["gamma"],
-        target_update_interval=z["target_update_interval"], train_freq=z["train_freq"],
-        gradient_steps=z["gradient_steps"], exploration_fraction=z["exploration_fraction"],
-        exploration_final_eps=z["exploration_final_eps"], policy_kwargs={"net_arch": z["net_arch"]},
-        seed=seed, device="cpu", verbose=0,
-    )
+    from trainfleet.rl.core.schedules import Schedule, constant
 
-    class Watch(BaseCallback):
+    if same_as_job:
+        hp, num_envs = job_hparams()
+        lr = Schedule.model_validate(hp["lr"]) if isinstance(hp["lr"], dict) else constant(hp["lr"])
+
+        def learning_rate(progress_remaining: float) -> float:  # SB3 passes 1 - steps/budget
+            return lr.value((1.0 - progress_remaining) * budget)
+
+        eps = hp["epsilon"]
+        kwargs = dict(learning_rate=learning_rate, batch_size=hp["batch_size"], buffer_size=hp["buffer_size"],
+                      learning_starts=hp["learning_starts"], gamma=hp["gamma"],
+                      target_update_interval=hp["target_update_interval"], train_freq=hp["train_freq"] // num_envs,
+                      gradient_steps=hp["gradient_steps"], exploration_initial_eps=eps["start"],
+                      exploration_final_eps=eps["end"], exploration_fraction=eps["steps"] / budget,
+                      max_grad_norm=hp["max_grad_norm"], policy_kwargs={"net_arch": hp["hidden"]})
+        env = make_vec_env("CartPole-v1", n_envs=num_envs, seed=seed)
+    else:
+        kwargs = dict(ZOO, exploration_fraction=ZOO_EPSILON_STEPS / budget)
+        env = gym.make("CartPole-v1")
+
+    class StopAt(BaseCallback):
         def _on_training_start(self) -> None:
-            self.run = Run()
+            self.t0 = time.perf_counter()
+            self.reached, self.best = False, float("-inf")
 
         def _on_step(self) -> bool:
-            returns = [info["episode"]["r"] for info in self.locals["infos"] if "episode" in info]
-            return not self.run.episodes(returns, self.num_timesteps)
+            buf = self.model.ep_info_buffer
+            if len(buf) == WINDOW:
+                mean = float(np.mean([e["r"] for e in buf]))
+                self.best = max(self.best, mean)
+                self.reached = mean >= TARGET
+            return not self.reached and time.perf_counter() - self.t0 < max_s
 
-    watch = Watch()
-    model.learn(budget, callback=watch)
+    model = SB3DQN("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **kwargs)
+    cb = StopAt()
+    model.learn(total_timesteps=budget, callback=cb)
+    wall = time.perf_counter() - cb.t0
     model.env.close()
-    return watch.run.finish(model.num_timesteps)
+    return {"wall_s": wall, "env_steps": model.num_timesteps, "reached": cb.reached, "best": cb.best,
+            "gradient_steps": model._n_updates}
 
 
-def describe(r: Run) -> tuple[str, str, str]:
-    if r.hit_steps is not None:
-        return f"{r.hit_steps}", f"{r.hit_s:.1f} / {r.hit_cpu_s:.1f}", "yes"
-    return f"> {r.steps}", f"({r.total_s:.1f} / {r.cpu_s:.1f} for all)", f"no (best {r.best_mean:.0f})"
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    hits = [r for r in rows if r["reached"]]
+    return {
+        "reached": f"{len(hits)}/{len(rows)}",
+        "wall": statistics.median(r["wall_s"] for r in hits) if hits else None,
+        "steps": statistics.median(r["env_steps"] for r in hits) if hits else None,
+        "rate": statistics.median(r["env_steps"] / r["wall_s"] for r in rows),
+        "update_rate": statistics.median(r["gradient_steps"] / r["wall_s"] for r in rows),
+        "longest": max(r["wall_s"] for r in rows),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--budget", type=int, default=50_000)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--budget", type=int, default=300_000, help="env steps per run at most")
+    parser.add_argument("--max-s", type=float, default=300.0, help="wall seconds per run at most")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    rows: list[str] = []
-    tf_runs: list[Run] = []
-    sb_runs: list[Run] = []
+    load_start = os.getloadavg()[0]
+    runners = {
+        "trainfleet": lambda s: trainfleet_dqn(s, args.budget, args.max_s),
+        "sb3_same": lambda s: sb3_dqn(s, args.budget, args.max_s, same_as_job=True),
+        "sb3_zoo": lambda s: sb3_dqn(s, args.budget, args.max_s, same_as_job=False),
+    }
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in runners}
     for seed in args.seeds:
-        for name, fn, bucket in (("trainfleet", run_trainfleet, tf_runs), ("SB3", run_sb3, sb_runs)):
-            r = fn(seed, args.budget)
-            bucket.append(r)
-            steps, secs, hit = describe(r)
-            rows.append(f"| {seed} | {name} | {hit} | {steps} | {secs} | {r.steps / r.cpu_s:,.0f} |")
-            print(rows[-1], flush=True)
-            write_report(args, rows, tf_runs, sb_runs)  # after every run, so a cut-short benchmark keeps its rows
-    print(args.out.read_text())
+        for name, run in runners.items():
+            runs[name].append(run(seed))
+            print(name, seed, runs[name][-1], flush=True)
 
+    summary = {k: summarise(v) for k, v in runs.items()}
+    tf = summary["trainfleet"]
 
-def median_of(runs: list[Run], attr: str) -> float | None:
-    vals = [getattr(r, attr) for r in runs if getattr(r, attr) is not None]
-    return statistics.median(vals) if vals else None
+    def vs_trainfleet(s: dict[str, Any]) -> str:
+        if s["wall"] is not None and tf["wall"] is not None:
+            return f"{s['wall'] / tf['wall']:.1f}x"
+        if tf["wall"] is not None:  # the peer never got there: its longest run bounds the ratio below
+            return f"> {s['longest'] / tf['wall']:.1f}x (not reached)"
+        return "-"
 
+    def cell(value: float | None, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
 
-def write_report(args: argparse.Namespace, rows: list[str], tf_runs: list[Run], sb_runs: list[Run]) -> None:
+    labels = {
+        "trainfleet": ("trainfleet DQN (native)", "jobs/rl/dqn_cartpole.yaml, rollout_workers 0"),
+        "sb3_same": ("Stable-Baselines3 DQN", "the same hyperparameters as the trainfleet job"),
+        "sb3_zoo": ("Stable-Baselines3 DQN", "RL-Zoo CartPole hyperparameters"),
+    }
     lines = [
-        "# DQN on CartPole-v1: trainfleet vs Stable-Baselines3 (RL-Zoo hyperparameters)",
+        "# DQN on CartPole-v1: time to a mean training return >= 475",
         "",
-        "Generated by `python benchmarks/dqn_cartpole.py`. Same process, one torch thread, same",
-        f"hyperparameters (RL-Zoo: {', '.join(f'{k}={v}' for k, v in ZOO.items())}), {args.budget} env steps at most.",
-        f"Threshold: mean return of the last {WINDOW} training episodes >= {THRESHOLD:g}; a run stops there.",
+        f"Machine: {platform.machine()}, 2 vCPU shared with other jobs, torch {torch.__version__} (1 thread), "
+        f"Python {platform.python_version()}. Generated by `python benchmarks/dqn_cartpole.py`; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. 1-min load average {load_start:.1f} at the start "
+        f"and {os.getloadavg()[0]:.1f} at the end; the libraries ran interleaved, seed by seed.",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, python {platform.python_version()}."
-        " Shared 2-vCPU box: absolute seconds vary with load; both libraries ran interleaved, seed by seed.",
+        f"Stop rule for all: mean return of the last {WINDOW} training episodes >= {TARGET:g}, or "
+        f"{args.budget:,} env steps, or {args.max_s:.0f} s. Wall time from training start.",
         "",
-        "| seed | library | reached 475 | env steps to 475 | wall / CPU seconds to 475 | env steps per CPU second |",
-        "| --- | --- | --- | --- | --- | --- |",
-        *rows,
-        "",
-        "## Medians",
-        "",
-        "| library | runs reaching 475 | median env steps to 475 | median wall s to 475 | median wall s for the run | median CPU s for the run |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| library | config | seeds reached | median wall s to 475 | median env steps to 475 | wall vs trainfleet |"
+        " env steps/s | gradient steps/s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, runs in (("trainfleet", tf_runs), ("SB3", sb_runs)):
-        if not runs:
-            continue
-        hits = [r for r in runs if r.hit_steps is not None]
-        s, t = median_of(hits, "hit_steps"), median_of(hits, "hit_s")
-        lines.append(f"| {name} | {len(hits)}/{len(runs)} | {s if s is not None else '-'} | "
-                     f"{f'{t:.1f}' if t is not None else '-'} | {median_of(runs, 'total_s'):.1f} | "
-                     f"{median_of(runs, 'cpu_s'):.1f} |")
-    if tf_runs and sb_runs:
-        tf_t, sb_t = median_of([r for r in tf_runs if r.hit_s], "hit_s"), median_of([r for r in sb_runs if r.hit_s], "hit_s")
-        lines += ["", "## Ratios (SB3 / trainfleet; > 1 means trainfleet is faster)", ""]
-        if tf_t and sb_t:
-            lines.append(f"- median seconds to 475: {sb_t / tf_t:.2f}x")
-        lines.append(f"- median seconds per run (either stopped at 475 or ran the full budget): "
-                     f"{median_of(sb_runs, 'total_s') / median_of(tf_runs, 'total_s'):.2f}x")
-        lines.append(f"- median CPU seconds per run: {median_of(sb_runs, 'cpu_s') / median_of(tf_runs, 'cpu_s'):.2f}x")
-        tf_rate = statistics.median(r.steps / r.cpu_s for r in tf_runs)
-        sb_rate = statistics.median(r.steps / r.cpu_s for r in sb_runs)
-        lines.append(f"- median env steps per CPU second (collection + 0.5 gradient steps per env step): "
-                     f"{tf_rate / sb_rate:.2f}x ({tf_rate:,.0f} vs {sb_rate:,.0f})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    for name, s in summary.items():
+        lib, config = labels[name]
+        ratio = "1.0x" if name == "trainfleet" else vs_trainfleet(s)
+        lines.append(f"| {lib} | {config} | {s['reached']} | {cell(s['wall'], '.1f')} | {cell(s['steps'], ',.0f')} | "
+                     f"{ratio} | {s['rate']:,.0f} | {s['update_rate']:,.0f} |")
+    lines += ["", "Per seed (wall s / env steps / reached, or the best 100-episode mean when not):", ""]
+    for name, rows in runs.items():
+        cells = ", ".join(f"{r['wall_s']:.1f} / {r['env_steps']:,} / "
+                          f"{'yes' if r['reached'] else 'no, best %.0f' % r['best']}" for r in rows)
+        lines.append(f"- {name}: {cells}")
+    share = {k: statistics.median(r[k] / r["wall_s"] for r in runs["trainfleet"]) for k in ("collect_s", "learn_s")}
+    lines += [
+        "",
+        "## Where trainfleet DQN's time goes (median share of wall time)",
+        "",
+        f"collection (env steps, epsilon-greedy forward, replay writes) {share['collect_s']:.0%}, learning "
+        f"(replay sampling, gradient steps, target updates) {share['learn_s']:.0%}, the rest iteration bookkeeping.",
+    ]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ def test_dqn_job_streams_from_a_rollout_worker_and_evaluates(ray_session, runs, 
     assert metrics["env_steps"].is_monotonic_increasing and metrics["env_steps"].iloc[-1] >= 2500
     assert metrics["loss_q"].iloc[-1] > 0 and (metrics["worker_restarts"] == 0).all()
     assert metrics["epsilon"].iloc[-1] < metrics["epsilon"].iloc[0]
+    assert metrics["lr"].iloc[-1] < metrics["lr"].iloc[0]  # the job decays its learning rate
     assert (run_dir / "checkpoints" / "final" / "state.pt").is_file()
 
     capsys.readouterr()
