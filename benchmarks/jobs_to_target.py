@@ -29,11 +29,12 @@ from pathlib import Path
 
 import yaml
 
+from trainfleet import registry
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "jobs_to_target.md"
 ROWS = OUT.with_suffix(".json")
-TABULAR = {"value_iteration", "policy_iteration", "mc_prediction", "td0_prediction", "mc_control", "sarsa",
-           "expected_sarsa", "q_learning", "dyna_q"}
+
 
 
 def default_jobs() -> list[Path]:
@@ -41,7 +42,8 @@ def default_jobs() -> list[Path]:
     jobs = []
     for path in sorted((ROOT / "jobs" / "rl").glob("*.yaml")):
         job = yaml.safe_load(path.read_text())
-        if (job.get("backend", "native") == "native" and job["algorithm"] not in TABULAR
+        entry = registry.ALGORITHMS.get((job.get("algorithm"), job.get("backend", "native")))
+        if (entry is not None and entry.backend == "native" and entry.family.startswith("deep/")
                 and "episode_return_mean" in job.get("stop", {}) and not job["env"]["id"].startswith("ALE/")):
             jobs.append(path)
     return jobs

@@ -1,5 +1,6 @@
 """Off-policy learning: DQN (plain, and double + dueling + PER) solves CartPole-v1 to the classic
-195 bar; DDPG and TD3 swing Pendulum-v1 up (random torques score about -1200).
+195 bar, the shipped DQN job holds a 100-episode mean of 475; DDPG and TD3 swing Pendulum-v1 up
+(random torques score about -1200).
 
 Each test calls the algorithm class directly with a fixed seed and stops as soon as the running
 mean return of the recent episodes crosses the bar; budgets are a few times what the seed needs.

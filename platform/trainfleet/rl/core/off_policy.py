@@ -33,7 +33,7 @@ from torch import nn
 from trainfleet import results
 from trainfleet.errors import SpecError
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext, ensure_finite
-from trainfleet.rl.core.episodes import EpisodeWindow
+from trainfleet.rl.core.episodes import EpisodeTracker
 from trainfleet.rl.core.networks import mlp, soft_update
 from trainfleet.rl.core.noise import NoiseHparams, make_noise
 from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
@@ -49,14 +49,6 @@ class OffPolicyHparams(Hparams):
         1e-3, description="Adam learning rate: a number, or a schedule over env steps "
         "({schedule: linear, start: 1e-3, end: 1e-5, steps: 100000}); decaying it keeps a learned policy stable",
     )
-
-    @field_validator("lr")
-    @classmethod
-    def _positive_lr(cls, lr: float | Schedule) -> float | Schedule:
-        values = (lr.start, lr.end) if isinstance(lr, Schedule) else (lr,)
-        if min(values) < 0 or values[0] == 0:
-            raise ValueError("the learning rate must start above 0 and never go below 0")
-        return lr
     buffer_size: int = Field(100_000, ge=1, description="replay capacity (transitions)")
     batch_size: int = Field(128, ge=1, description="minibatch size per gradient step")
     learning_starts: int = Field(1000, ge=0, description="env steps of random actions before learning")
@@ -66,53 +58,19 @@ class OffPolicyHparams(Hparams):
     steps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
     episode_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
 
+    @field_validator("lr")
+    @classmethod
+    def _positive_lr(cls, lr: float | Schedule) -> float | Schedule:
+        values = (lr.start, lr.end) if isinstance(lr, Schedule) else (lr,)
+        if min(values) < 0 or values[0] == 0:
+            raise ValueError("the learning rate must start above 0 and never go below 0")
+        return lr
+
 
 def adam(params: Any, lr: float) -> torch.optim.Adam:
     """Adam with the fused kernel: one op for all parameters. On CPU torch's default is a
     Python loop over tensors, which measured ~3x slower per step for these small networks."""
     return torch.optim.Adam(params, lr=lr, fused=True)
-
-
-class EpisodeTracker:
-    """Per-env running return/length feeding an EpisodeWindow of finished episodes."""
-
-    def __init__(self, num_envs: int, window: int) -> None:
-        self.ret = np.zeros(num_envs)
-        self.len = np.zeros(num_envs, np.int64)
-        self.window = EpisodeWindow(window)
-        self.finished_since_report = 0
-
-    def step(self, rewards: np.ndarray, valid: np.ndarray, ended: np.ndarray) -> None:
-        self.ret += rewards * valid
-        self.len += valid
-        if ended.any():
-            self.add(self.ret[ended].tolist(), self.len[ended].tolist())
-            self.ret[ended] = 0.0
-            self.len[ended] = 0
-
-    def add(self, returns: list[float], lengths: list[int]) -> None:
-        """Episodes that finished elsewhere (a rollout worker counted them)."""
-        self.window.add(returns, lengths)
-        self.finished_since_report += len(returns)
-
-    def report(self) -> dict[str, float]:
-        """Running means (NaN when no episode ended since the last report)."""
-        fresh = self.finished_since_report > 0
-        self.finished_since_report = 0
-        return {
-            results.EPISODES: self.window.episodes,
-            results.EPISODE_RETURN_MEAN: self.window.return_mean() if fresh else float("nan"),
-            results.EPISODE_LEN_MEAN: self.window.len_mean() if fresh else float("nan"),
-        }
-
-    def get_state(self) -> dict[str, Any]:
-        return {"ret": self.ret.copy(), "len": self.len.copy(), "window": self.window.get_state(),
-                "finished_since_report": self.finished_since_report}
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.ret, self.len = state["ret"].copy(), state["len"].copy()
-        self.window.set_state(state["window"])
-        self.finished_since_report = state["finished_since_report"]
 
 
 class OffPolicyAlgorithm(Algorithm):
@@ -227,10 +185,11 @@ class OffPolicyAlgorithm(Algorithm):
         self.obs = next_obs
         self.env_steps += int(valid.sum())
 
-    def train(self, losses: dict[str, list[torch.Tensor]]) -> None:
-        """`gradient_steps` updates on replay minibatches."""
+    def train(self, losses: dict[str, list[torch.Tensor]], n: int | None = None) -> None:
+        """One burst of `n` updates (default `gradient_steps`) on replay minibatches."""
         self._apply_learning_rate()
-        for batch in self.replay.sample_burst(self.hp.gradient_steps, self.hp.batch_size, self.replay_beta()):
+        n = self.hp.gradient_steps if n is None else n
+        for batch in self.replay.sample_burst(n, self.hp.batch_size, self.replay_beta()):
             terms = self.update(batch)
             self.gradient_steps += 1
             for k, v in terms.items():
@@ -269,13 +228,10 @@ class OffPolicyAlgorithm(Algorithm):
                     outstanding += 1
                 if self.learning:
                     self._update_credit += done.rollout.num_steps * hp.gradient_steps / hp.train_freq
-            self._apply_learning_rate()
-            while self._update_credit >= 1 and self.learning:
-                terms = self.update(self.replay.sample(hp.batch_size, self.replay_beta()))
-                self.gradient_steps += 1
-                self._update_credit -= 1
-                for k, v in terms.items():
-                    losses.setdefault(k, []).append(v)
+            if self._update_credit >= 1:  # credit only accrues once learning has started
+                burst = int(self._update_credit)
+                self._update_credit -= burst
+                self.train(losses, burst)
 
     def _worker_kwargs(self) -> dict[str, Any]:
         return self.explore_kwargs(remote=True) if self.learning else {"random": True}
