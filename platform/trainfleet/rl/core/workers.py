@@ -311,10 +311,24 @@ class WorkerPool:
         if not self.remote:
             states = [self.workers[0].get_state()]
         else:
-            import ray
-
-            states = ray.get([w.get_state.remote() for w in self.workers])
+            refs = [w.get_state.remote() for w in self.workers]
+            states = [self._state_of(i, ref) for i, ref in enumerate(refs)]
         return {"workers": states, "version": self.version, "restarts": self.restarts}
+
+    def _state_of(self, index: int, ref: Any) -> dict[str, Any]:
+        """A worker's state; one that died since its last rollout is replaced first (as in `wait`),
+        so a checkpoint taken right after a kill holds the fresh worker instead of failing."""
+        import ray
+
+        while True:
+            try:
+                state = ray.get(ref)
+            except ray.exceptions.RayActorError as err:
+                self._replace(index, err)
+                ref = self.workers[index].get_state.remote()
+                continue
+            self._failures[index] = 0
+            return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.version, self.restarts = state["version"], state["restarts"]

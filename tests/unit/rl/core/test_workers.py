@@ -99,6 +99,16 @@ def test_a_killed_worker_is_replaced_and_sampling_goes_on(actor_pool, ray_sessio
     ray_session.get([w.ping.remote() for w in pool.workers])
 
 
+def test_a_worker_killed_just_before_a_checkpoint_is_replaced_in_it(actor_pool, ray_session):
+    pool = actor_pool
+    pool.sample(5)
+    before = pool.restarts
+    ray_session.kill(pool.workers[1])
+    state = pool.get_state()
+    assert len(state["workers"]) == 2 and state["restarts"] == before + 1
+    assert pool.sample(5).obs.shape == (5, 6, 4)  # the replacement samples on
+
+
 def test_pool_state_round_trips_for_exact_resume():
     pool = WorkerPool(ENV, ActorCriticConfig(), 0, seed=5)
     pool.set_weights(always(1))
