@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -11,6 +12,10 @@ from typing import Any
 from ray import tune
 
 from trainfleet import results
+
+# A report's key holding, as JSON, every iteration's row since the trial's last report (an RL
+# trial batches its reports); a report without it is one row. JSON keeps Tune's loggers quiet.
+ROWS = "rows"
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -61,12 +66,13 @@ class RunRecorder(tune.Callback):
         self.running.add(trial.trial_id)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-        row = {k: v for k, v in result.items() if k in _KEEP or k not in _TUNE_FIELDS}
-        if iteration_key(row) == results.EPOCH:
-            row.setdefault(results.ITERATION, row[results.EPOCH])
-        self.metrics.add(trial.trial_id, {k: v for k, v in row.items() if k != "stop_reason"})
-        self.last_result[trial.trial_id] = row
-        print(progress_line(row, trial.trial_id if self.sweep else None), file=self.stream or sys.stdout, flush=True)
+        for reported in json.loads(result[ROWS]) if ROWS in result else [result]:
+            row = {k: v for k, v in reported.items() if k in _KEEP or k not in _TUNE_FIELDS}
+            if iteration_key(row) == results.EPOCH:
+                row.setdefault(results.ITERATION, row[results.EPOCH])
+            self.metrics.add(trial.trial_id, {k: v for k, v in row.items() if k != "stop_reason"})
+            self.last_result[trial.trial_id] = row
+            print(progress_line(row, trial.trial_id if self.sweep else None), file=self.stream or sys.stdout, flush=True)
         now = time.monotonic()
         if now - self._last_flush > self.FLUSH_EVERY_S:
             self.metrics.flush()
