@@ -6,7 +6,7 @@ Each learning test registers its configuration as a `Learned` case in tests/marg
 every case on each seed in --seeds (one at a time: the machine is shared) and writes the
 spread of each score beside its bar. A bar has room when the worst seed clears it well.
 
-    python benchmarks/learning_margins.py [--seeds 0 1 2 3 4] [--only dqn pendulum]
+    python benchmarks/learning_margins.py [--seeds 0 1 2 3 4] [--only dqn swing_up] [--skip job] [--missing]
 
 Rows are kept in benchmarks/results/learning_margins.json keyed by case and seed, so a rerun
 of some cases keeps the others; the table goes to benchmarks/results/learning_margins.md.
@@ -111,18 +111,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--only", nargs="*", default=[], help="substrings of case names to run (default: all)")
+    parser.add_argument("--skip", nargs="*", default=[], help="substrings of case names not to run")
+    parser.add_argument("--missing", action="store_true", help="only the (case, seed) runs not in the JSON yet")
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     cases = load_cases()
-    rows: dict[str, dict[str, dict[str, Any]]] = json.loads(ROWS.read_text()) if ROWS.exists() else {}
-    chosen = [c for c in cases.values() if not args.only or any(s in c.name for s in args.only)]
+    chosen = [c for c in cases.values() if (not args.only or any(s in c.name for s in args.only))
+              and not any(s in c.name for s in args.skip)]
     for seed in args.seeds:  # seed-major: a sweep cut short still has every case on its first seeds
         for case in chosen:
+            if args.missing and str(seed) in read_rows().get(case.name, {}):
+                continue
             result = run_case(case, seed)
-            rows.setdefault(case.name, {})[str(seed)] = result
             print(json.dumps({"case": case.name, "seed": seed, **result}), flush=True)
+            rows = read_rows()  # again: another sweep process may have added rows meanwhile
+            rows.setdefault(case.name, {})[str(seed)] = result
             ROWS.write_text(json.dumps(rows, indent=1, sort_keys=True))
             write_report(cases, rows)
+
+
+def read_rows() -> dict[str, dict[str, dict[str, Any]]]:
+    return json.loads(ROWS.read_text()) if ROWS.exists() else {}
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """On-policy algorithms learn CartPole-v1, called directly (no Ray); PPO resumes bit-for-bit.
 
 A random policy averages ~22 on CartPole-v1; every algorithm here must reach a mean of 195
-over its last 20 episodes within a modest env-step budget, with a fixed seed.
+over its last 20 episodes within a modest env-step budget. Budgets and bars come from the spread
+over seeds in benchmarks/results/learning_margins.md (tests/margins.py).
 """
 
 from __future__ import annotations
@@ -70,13 +71,14 @@ def test_learns_cartpole(name):
 
 
 def pendulum_improvement(seed: int) -> dict[str, float]:
-    """Diagonal Gaussian policy on Pendulum: first vs last training mean over 25 iterations."""
+    """Diagonal Gaussian policy on Pendulum: first vs last training mean over 50 iterations of 1024 env
+    steps (after 25 the improvement was still 165-273 across seeds and CPUs: learning had just begun)."""
     algo = build(PPO, 4, {"n_steps": 256, "minibatch_size": 256, "epochs": 10, "lr": 1.0e-3, "gamma": 0.9,
                           "normalize_obs": True, "normalize_reward": True, "value_clip": None},
                  seed, env_id="Pendulum-v1")
     try:
         first = math.nan
-        for _ in range(25):
+        for _ in range(50):
             m = algo.train_iteration()
             if math.isnan(first):
                 first = m["episode_return_mean"]
@@ -87,7 +89,7 @@ def pendulum_improvement(seed: int) -> dict[str, float]:
             "action_dims": float(action.shape[0]), "action": float(action[0])}
 
 
-PENDULUM = learned("onpolicy_ppo_pendulum", pendulum_improvement, Bar("improvement", ">", 200))
+PENDULUM = learned("onpolicy_ppo_pendulum", pendulum_improvement, Bar("improvement", ">", 400))
 
 
 def test_ppo_learns_a_box_action_space():
