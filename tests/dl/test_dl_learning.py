@@ -43,14 +43,22 @@ def _linearly_separable(x: np.ndarray, y: np.ndarray) -> bool:
 
 
 def xor(seed: int) -> dict[str, float]:
-    _, rows, _ = train("perceptron", "classify", {"dataset": "xor-2d"}, {"epochs": 10}, seed=seed)
+    """The perceptron's best validation accuracy on XOR, beyond what a line can get (all but the
+    smallest of the four corner clusters of this split); and an MLP's accuracy."""
+    from trainfleet.dl.data.source import to_arrays
+
+    _, rows, prepared = train("perceptron", "classify", {"dataset": "xor-2d"}, {"epochs": 10}, seed=seed)
+    x = to_arrays(prepared.val, prepared.info)["x"].reshape(len(prepared.val), -1)
+    corners = np.bincount((x[:, 0] > 0) * 2 + (x[:, 1] > 0), minlength=4) / len(x)
     mlp = final("mlp", "classify", {"dataset": "xor-2d"}, {"epochs": 30, "hidden": [8], "activation": "tanh", "lr": 0.01},
                 seed)
-    return {"perceptron_best_accuracy": max(r["val_accuracy"] for r in rows), "mlp_accuracy": mlp["val_accuracy"]}
+    return {"perceptron_beyond_a_line": max(r["val_accuracy"] for r in rows) - (1 - float(corners.min())),
+            "mlp_accuracy": mlp["val_accuracy"]}
 
 
-XOR = learned("dl_xor", xor, Bar("perceptron_best_accuracy", "<=", 0.8),  # a line gets at most 3 of 4 corner clusters
-              Bar("mlp_accuracy", ">=", 0.98))
+# A line gets at most 3 of the 4 corner clusters: a fixed 0.8 failed on a split whose smallest cluster
+# held 12.5% of the validation points.
+XOR = learned("dl_xor", xor, Bar("perceptron_beyond_a_line", "<=", 1e-6), Bar("mlp_accuracy", ">=", 0.98))
 
 
 def test_xor_has_no_linear_separator_so_the_perceptron_fails_while_an_mlp_succeeds():
