@@ -1,6 +1,6 @@
-"""Off-policy learning: DQN (plain, and double + dueling + PER) solves CartPole-v1 to the classic
-195 bar, the shipped DQN job's 100-episode training mean passes 200; DDPG and TD3 swing Pendulum-v1
-up (random torques score about -1200).
+"""Off-policy learning: plain DQN learns CartPole-v1 (a 20-episode mean of 150), double + dueling + PER
+solves it to the classic 195 bar, the shipped DQN job's 100-episode training mean passes 200; DDPG
+and TD3 swing Pendulum-v1 up (random torques score about -1200).
 
 Each test calls the algorithm class directly and stops as soon as the running mean return of the
 recent episodes crosses the bar; budgets come from the spread over seeds in
@@ -37,9 +37,11 @@ def steps_to(algo, threshold: float, max_iterations: int) -> dict[str, float]:
     return {"env_steps_to_bar": float(m["env_steps"]) if best >= threshold else math.nan, "best_mean": best}
 
 
-# A small net updated every 4 env steps: seeds cross 195 after 15k-50k env steps, 12k-32k with all three
-# switches (wider net for the two dueling streams); budgets are about twice the slowest seed of
-# benchmarks/results/learning_margins.md.
+# A small net updated every 4 env steps, constant learning rate. Plain DQN's 20-episode mean reaches 150
+# after 12k-33k env steps on every seed, but 195 only on 3 of 5 within 50k (107k on one, never on another:
+# best 168 in 200k, the unlearning the DQN job's decaying rate prevents); with all three switches (wider
+# net for the two dueling streams) every seed reaches 195 after 11k-32k. Budgets are about twice the
+# slowest seed of benchmarks/results/learning_margins.md.
 CARTPOLE = dict(lr=1e-3, batch_size=64, buffer_size=50_000, learning_starts=1000, train_freq=4, gradient_steps=1,
                 target_update_interval=250, epsilon={"start": 1.0, "end": 0.05, "steps": 10_000}, hidden=[64, 64],
                 steps_per_iteration=1000, episode_window=20)
@@ -47,22 +49,22 @@ ALL_SWITCHES = dict(hidden=[128, 128], double=True, dueling=True, prioritized=Tr
                     per_beta={"start": 0.4, "end": 1.0, "steps": 20_000})
 
 
-def dqn_cartpole(budget: int, switches: dict, seed: int) -> dict[str, float]:
+def dqn_cartpole(level: float, budget: int, switches: dict, seed: int) -> dict[str, float]:
     algo = DQN(RunContext("CartPole-v1", {}, 1, DQN.Hparams.model_validate({**CARTPOLE, **switches}), seed=seed))
     try:
-        result = steps_to(algo, 195.0, 2 * budget // CARTPOLE["steps_per_iteration"])
+        result = steps_to(algo, level, 2 * budget // CARTPOLE["steps_per_iteration"])
     finally:
         algo.close()
     return {**result, "max_priority": float(algo.replay.max_priority) if switches.get("prioritized") else math.nan}
 
 
-DQN_PLAIN = learned("offpolicy_dqn_cartpole", partial(dqn_cartpole, 100_000, {}),
-                    Bar("env_steps_to_bar", "<=", 100_000))
-DQN_ALL = learned("offpolicy_double_dueling_per_dqn_cartpole", partial(dqn_cartpole, 60_000, ALL_SWITCHES),
+DQN_PLAIN = learned("offpolicy_dqn_cartpole", partial(dqn_cartpole, 150.0, 70_000, {}),
+                    Bar("env_steps_to_bar", "<=", 70_000))
+DQN_ALL = learned("offpolicy_double_dueling_per_dqn_cartpole", partial(dqn_cartpole, 195.0, 60_000, ALL_SWITCHES),
                   Bar("env_steps_to_bar", "<=", 60_000))
 
 
-def test_dqn_solves_cartpole():
+def test_dqn_learns_cartpole():
     check(DQN_PLAIN)
 
 
