@@ -12,11 +12,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from trainfleet import registry
-from trainfleet.errors import SpecError, did_you_mean
+from trainfleet import registry, yaml_safety
+from trainfleet.errors import SpecError, did_you_mean, excerpt
 
 
 class _Strict(BaseModel):
@@ -123,7 +122,7 @@ def _raise_validation(err: ValidationError, file: str | None, prefix: str, known
         leaf = str(first["loc"][-1])
         msg = f"unknown field{did_you_mean(leaf, known)}"
     elif "input" in first and first["type"] not in ("missing",):
-        msg = f"{msg} (got {first['input']!r})"
+        msg = f"{msg} (got {excerpt(first['input'])})"
     raise SpecError(msg, file=file, path=path or None)
 
 
@@ -190,7 +189,7 @@ def _check_env_kwargs(env: EnvSpec, file: str | None) -> None:
     for key in env.kwargs:
         if key not in known:
             raise SpecError(
-                f"{env.id} takes no keyword {key!r}{did_you_mean(key, known)} (it takes: {', '.join(known)})",
+                f"{env.id} takes no keyword {excerpt(key)}{did_you_mean(key, known)} (it takes: {', '.join(known)})",
                 file=file,
                 path=f"env.kwargs.{key}",
             )
@@ -263,7 +262,7 @@ def _check_space(spec: JobSpec, raw: dict[str, Any], file: str | None) -> None:
             except SpecError as err:
                 at = f" ({err.path})" if err.path and err.path != key else ""
                 raise SpecError(
-                    f"search path does not fit the spec{at}: {err.detail} (value {sample!r})", file=file, path=where
+                    f"search path does not fit the spec{at}: {err.detail} (value {excerpt(sample)})", file=file, path=where
                 ) from None
 
 
@@ -280,39 +279,35 @@ def apply_overrides(
             if nxt is None:
                 nxt = node[part] = {}
             if not isinstance(nxt, dict):
-                raise SpecError(f"{part!r} is not a mapping", file=file, path=dotted)
+                raise SpecError(f"{excerpt(part)} is not a mapping", file=file, path=dotted)
             node = nxt
         node[parts[-1]] = value
     return out
 
 
 def parse_set_args(pairs: list[str]) -> dict[str, Any]:
-    """`--set a.b=value` pairs; values parse as YAML scalars (1e-3, true, [1, 2])."""
+    """`--set a.b=value` pairs; values parse as YAML scalars (1e-3, true, [1, 2]) under the
+    same limits as a job file."""
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise SpecError(f"--set expects PATH=VALUE, got {pair!r}")
-        key, value = pair.split("=", 1)
+            raise SpecError(f"--set expects PATH=VALUE, got {excerpt(pair)}")
+        key, value = (part.strip() for part in pair.split("=", 1))
+        if not _SET_PATH.match(key):
+            raise SpecError(f"--set {excerpt(key)}: a field path is dotted names, e.g. hparams.lr")
         try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            out[key.strip()] = value
+            out[key] = yaml_safety.load(value, source=f"--set {key}", max_bytes=yaml_safety.MAX_SET_BYTES)
+        except yaml_safety.MalformedYAML:
+            out[key] = value  # not YAML: the plain string, as typed
     return out
 
 
+_SET_PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """safe_load a job file; malformed YAML is a SpecError with the line number."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError("no such job file", file=str(path))
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        line = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise SpecError(f"malformed YAML at {line}{err.problem}", file=str(path)) from None
-    except yaml.YAMLError as err:
-        raise SpecError(f"malformed YAML: {err}", file=str(path)) from None
+    """A job file's mapping, read under yaml_safety's limits; malformed YAML names the line."""
+    raw = yaml_safety.read_file(path)
     if raw is None:
         raise SpecError("the job file is empty", file=str(path))
     return raw

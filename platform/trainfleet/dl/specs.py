@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from trainfleet import jobs, registry
 from trainfleet.dl.tasks import TASK_NAMES
-from trainfleet.errors import SpecError, did_you_mean
+from trainfleet.errors import SpecError, did_you_mean, excerpt
 
 # Models that cannot be data-parallel: the perceptron's rule and the GAN's two optimisers
 # step outside a single DDP forward/backward.
@@ -53,11 +53,11 @@ def check(spec: jobs.JobSpec, *, file: str | None = None) -> None:
     if spec.task is None:
         raise SpecError(f"a DL job needs `task:` ({', '.join(TASK_NAMES)})", file=file, path="task")
     if spec.task not in TASK_NAMES:
-        raise SpecError(f"unknown task {spec.task!r}{did_you_mean(spec.task, TASK_NAMES)}; one of {', '.join(TASK_NAMES)}",
+        raise SpecError(f"unknown task {excerpt(spec.task)}{did_you_mean(spec.task, TASK_NAMES)}; one of {', '.join(TASK_NAMES)}",
                         file=file, path="task")
     allowed = TASKS_OF.get(spec.model, DEFAULT_TASKS)
     if spec.task not in allowed:
-        raise SpecError(f"model {spec.model!r} does task {' or '.join(sorted(allowed))}, not {spec.task!r}", file=file, path="task")
+        raise SpecError(f"model {spec.model!r} does task {' or '.join(sorted(allowed))}, not {excerpt(spec.task)}", file=file, path="task")
     if spec.model in SINGLE_WORKER and spec.resources.num_workers > 1:
         raise SpecError(f"{spec.model!r} trains on one worker (its update is not a single DDP step); set num_workers: 1",
                         file=file, path="resources.num_workers")
@@ -87,12 +87,12 @@ def _check_columns(spec: jobs.JobSpec, ds: Any, schema: Any, file: str | None) -
     names = list(schema.names)
     needs_label = spec.task in ("classify", "regress")
     if needs_label and ds.label_column not in names:
-        raise SpecError(f"no column {ds.label_column!r} in the data{did_you_mean(ds.label_column, names)}; "
+        raise SpecError(f"no column {excerpt(ds.label_column)} in the data{did_you_mean(ds.label_column, names)}; "
                         f"columns: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}",
                         file=file, path="data.label_column")
     for i, col in enumerate(ds.features or []):
         if col not in names:
-            raise SpecError(f"no column {col!r} in the data{did_you_mean(col, names)}", file=file, path=f"data.features.{i}")
+            raise SpecError(f"no column {excerpt(col)} in the data{did_you_mean(col, names)}", file=file, path=f"data.features.{i}")
     n_features = len(ds.features) if ds.features else len([n for n in names if n != ds.label_column])
     if ds.shape:
         size = 1
