@@ -14,8 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from trainfleet import registry, yaml_safety
+from trainfleet import registry, spec_checks, yaml_safety
 from trainfleet.errors import SpecError, did_you_mean, excerpt
+from trainfleet.fields import Seed
+
+# A run directory is NAME-YYYYmmdd-HHMMSS[-n]: the name leaves room for that within the
+# 255 bytes a file name may have on common filesystems.
+MAX_NAME = 200
 
 
 class _Strict(BaseModel):
@@ -73,7 +78,7 @@ class TuneSpec(_Strict):
 
 
 class JobSpec(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_NAME)
     algorithm: str | None = None
     model: str | None = None
     task: str | None = None
@@ -84,7 +89,7 @@ class JobSpec(_Strict):
     hparams: dict[str, Any] = Field(default_factory=dict)
     stop: Stop = Field(default_factory=Stop)
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
-    seed: int = 0
+    seed: Seed = 0
     tune: TuneSpec | None = None
 
     @model_validator(mode="after")
@@ -147,15 +152,19 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     """Validate a raw mapping into a JobSpec; also checks names against the registry."""
     if not isinstance(raw, dict):
         raise SpecError("a job spec must be a YAML mapping of fields", file=file)
+    spec_checks.check_finite(raw, file=file)
     try:
         spec = JobSpec.model_validate(raw)
     except ValidationError as err:
         loc = err.errors()[0]["loc"]
         _raise_validation(err, file, "", _fields_of(JobSpec, loc))
-    hparams_model(spec, file=file)
+    hparams = hparams_model(spec, file=file)
     if spec.is_rl:
         registry.check_env_id(spec.env.id, file=file)
         _check_env_kwargs(spec.env, file)
+        spec_checks.check_episode_limit(spec.env, file=file)
+        algorithm_cls = registry.algorithm(spec.algorithm, spec.backend, file=file).load()
+        spec_checks.check_env_fits(spec, algorithm_cls, hparams, file=file)
     else:
         from trainfleet.dl import specs as dl_specs
 
@@ -163,6 +172,7 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     _check_resources(spec, file)
     if spec.tune is not None:
         _check_tune(spec.tune, file)
+        spec_checks.check_tune_metric(spec, file=file)
         _check_space(spec, raw, file)
     return spec
 
@@ -252,6 +262,7 @@ def _check_space(spec: JobSpec, raw: dict[str, Any], file: str | None) -> None:
             raise SpecError(f"{kind} takes [low, high]", file=file, path=where)
         if not values:
             raise SpecError(f"{kind} needs at least one value", file=file, path=where)
+        spec_checks.check_domain(kind, values, file=file, path=where)
         if key.split(".")[0] in ("tune", "name"):
             raise SpecError("cannot sweep this field", file=file, path=where)
         # Every value a trial can get (both ends of a range) must make a valid spec on its own.
