@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from trainfleet import terminal
 from trainfleet.errors import SpecError, UserError
 
 
@@ -51,7 +52,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(f"ok: {path}")
         except SpecError as err:
             failed += 1
-            print(f"error: {err}", file=sys.stderr)
+            print(terminal.error_line(err), file=sys.stderr)
     return 2 if failed else 0
 
 
@@ -110,7 +111,7 @@ def _cmd_follow(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="trainfleet", description=__doc__)
+    p = terminal.OneLineParser(prog="trainfleet", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run a job (or a sweep) and write a run directory")
@@ -168,15 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return terminal.run(build_parser(), argv)
 
 
 if __name__ == "__main__":
