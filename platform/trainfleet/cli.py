@@ -101,7 +101,8 @@ def _cmd_data_export(args: argparse.Namespace) -> int:
 def _cmd_submit(args: argparse.Namespace) -> int:
     from trainfleet.launch import submit
 
-    return submit.submit(args.job, address=args.address, wait=not args.no_wait, sets=args.set, output=args.output)
+    return submit.submit(args.job, address=args.address, wait=not args.no_wait, sets=args.set, output=args.output,
+                         working_dir=args.working_dir)
 
 
 def _cmd_follow(args: argparse.Namespace) -> int:
@@ -153,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("submit", help="submit a job to a Ray cluster through the Jobs API")
     s.add_argument("job")
-    s.add_argument("--address", default=None, help="http://HEAD:8265 (default: RAY_ADDRESS)")
+    s.add_argument("--address", default=None, help="https://HEAD:8265 or http://HEAD:8265 (default: RAY_ADDRESS)")
+    s.add_argument("--working-dir", default=None, metavar="DIR",
+                   help="folder to upload (default: the nearest folder above the job with a pyproject.toml)")
     s.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
     s.add_argument("--output", default=None, help="output root on the cluster (default ./runs in the job's working dir)")
     s.add_argument("--no-wait", action="store_true", help="print the submission id and return")
