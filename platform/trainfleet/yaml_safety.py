@@ -47,23 +47,26 @@ def read_file(path: str | Path) -> Any:
 def load(data: bytes | str, *, source: str, max_bytes: int = MAX_FILE_BYTES) -> Any:
     """Parse one YAML document from `data` under the limits above; `source` names it in errors."""
     text = _decode(data, source, max_bytes)
-    loader = yaml.SafeLoader(text)
     try:
+        _check_depth(text, source)
+        loader = yaml.SafeLoader(text)
         try:
-            _check_depth(text, source)
             node = loader.get_single_node()
             if node is None:
                 return None
             _check_node(node, source)
             return loader.construct_document(node)
-        except yaml.YAMLError as err:
-            raise _malformed(err, source) from None
-    finally:
-        loader.dispose()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as err:
+        raise _malformed(err, source) from None
 
 
 def _decode(data: bytes | str, source: str, max_bytes: int) -> str:
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    try:  # a str from argv holds undecodable bytes as surrogate escapes: get those bytes back
+        raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    except UnicodeEncodeError:
+        raise SpecError("not UTF-8 text (it holds an unpaired surrogate)", file=source) from None
     if len(raw) > max_bytes:
         raise SpecError(f"{len(raw):,} bytes is too large; the limit is {max_bytes:,} bytes", file=source)
     if b"\x00" in raw:
