@@ -33,15 +33,19 @@ MAX_NODES = 20_000  # values after alias expansion; a full job is a few hundred
 def read_file(path: str | Path) -> Any:
     """The parsed YAML document of a file, or a SpecError naming the file and the problem."""
     p = Path(path)
-    if not p.is_file():
-        raise SpecError("no such job file", file=str(path))
-    size = p.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise SpecError(
-            f"the file is {size:,} bytes; job files are at most {MAX_FILE_BYTES:,} bytes", file=str(path)
-        )
-    with p.open("rb") as f:
-        return load(f.read(MAX_FILE_BYTES + 1), source=str(path))
+    try:
+        if not p.is_file():
+            raise SpecError("no such job file", file=str(path))
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError(
+                f"the file is {size:,} bytes; job files are at most {MAX_FILE_BYTES:,} bytes", file=str(path)
+            )
+        with p.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise SpecError(f"cannot read the job file: {err.strerror or err}", file=str(path)) from None
+    return load(data, source=str(path))
 
 
 def load(data: bytes | str, *, source: str, max_bytes: int = MAX_FILE_BYTES) -> Any:

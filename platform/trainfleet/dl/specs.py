@@ -25,6 +25,7 @@ TASKS_OF = {
     "gan": {"generate"}, "dcgan": {"generate"},
 }
 DEFAULT_TASKS = {"classify", "regress"}
+MAX_FILE_NAME, MAX_PATH = 255, 4096  # Linux's NAME_MAX and PATH_MAX
 
 
 def hparams_entry(spec: jobs.JobSpec, *, file: str | None = None) -> registry.Entry:
@@ -64,7 +65,7 @@ def check(spec: jobs.JobSpec, *, file: str | None = None) -> None:
                         file=file, path="resources.num_workers")
     ds = data_spec(spec, file=file)
     for key in ("path", "val_path", "image_folder"):
-        _check_local(getattr(ds, key), f"data.{key}", file)
+        _check_path(getattr(ds, key), f"data.{key}", file)
     if ds.dataset:
         registry.named(registry.DATASETS, "dataset", ds.dataset, path="data.dataset", file=file)
         schema = registry.DATASETS[ds.dataset].load()().schema
@@ -81,13 +82,18 @@ def check(spec: jobs.JobSpec, *, file: str | None = None) -> None:
         _check_transfer(spec, file)
 
 
-def _check_local(value: str | None, path: str, file: str | None) -> None:
-    """Data is read from paths every node sees (a bucket through a mount), not through URIs."""
-    if value is None or "://" not in value or value.startswith("file://"):
+def _check_path(value: str | None, path: str, file: str | None) -> None:
+    """A local path the filesystem can hold: data is read from paths every node sees (a bucket
+    through a mount), not through URIs."""
+    if value is None:
         return
-    scheme = value.split("://", 1)[0]
-    raise SpecError(f"unsupported address scheme {excerpt(scheme + '://')}: give a local path (mount a bucket "
-                    "where every node sees it)", file=file, path=path)
+    if "://" in value and not value.startswith("file://"):
+        scheme = value.split("://", 1)[0]
+        raise SpecError(f"unsupported address scheme {excerpt(scheme + '://')}: give a local path (mount a bucket "
+                        "where every node sees it)", file=file, path=path)
+    if len(value.encode()) > MAX_PATH or any(len(part.encode()) > MAX_FILE_NAME for part in value.split("/")):
+        raise SpecError(f"{excerpt(value)} is longer than a file name or path may be ({MAX_FILE_NAME} bytes a name, "
+                        f"{MAX_PATH} a path)", file=file, path=path)
 
 
 def _check_rows(value: str, path: str, file: str | None) -> None:
@@ -149,7 +155,7 @@ def _check_transfer(spec: jobs.JobSpec, file: str | None) -> None:
     source = spec.hparams.get("source")
     weights = spec.hparams.get("weights")
     for key, value in (("source", source), ("weights", weights)):
-        _check_local(value, f"hparams.{key}", file)
+        _check_path(value, f"hparams.{key}", file)
     if weights is not None:
         backbone = spec.hparams.get("backbone", "cnn")
         if backbone not in BACKBONES:
