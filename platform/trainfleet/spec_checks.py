@@ -65,7 +65,7 @@ def check_env_fits(spec: JobSpec, algorithm_cls: Any, hparams: Any, *, file: str
     available = machine_memory()
     if needed > MEMORY_SHARE * available:
         raise SpecError(
-            f"a buffer of {hparams.buffer_size:,} transitions of {spec.env.id} takes {needed / 2**30:.1f} GiB; "
+            f"the replay buffer takes {needed / 2**30:.1f} GiB with {spec.env.id}'s observations; "
             f"this machine has {available / 2**30:.1f} GiB: lower buffer_size",
             file=file, path="hparams.buffer_size",
         )
