@@ -19,7 +19,7 @@ class SpecError(UserError):
         self.file = file
         self.path = path
         self.detail = message
-        where = ": ".join(excerpt(p, 160, quote=False) for p in (file, path) if p)
+        where = ": ".join(excerpt(p, 240, quote=False) for p in (file, path) if p)
         super().__init__(f"{where}: {message}" if where else message)
 
 
