@@ -20,14 +20,14 @@ import yaml
 
 from trainfleet.errors import SpecError, excerpt
 
-class MalformedYAML(SpecError):
-    """The text is not YAML at all (as opposed to YAML we refuse to expand)."""
-
-
 MAX_FILE_BYTES = 256 * 1024  # the largest job in jobs/ is ~2 KB
 MAX_SET_BYTES = 4 * 1024  # one --set value
 MAX_DEPTH = 32
 MAX_NODES = 20_000  # values after alias expansion; a full job is a few hundred
+
+
+class MalformedYAML(SpecError):
+    """The text is not YAML at all (as opposed to YAML we refuse to expand)."""
 
 
 def read_file(path: str | Path) -> Any:
