@@ -113,12 +113,13 @@ def episode_steps(rollout: Rollout) -> np.ndarray:
     return steps
 
 
-def pg_batch(rollout: Rollout, gamma: float) -> PGBatch:
-    """Returns minus the fitted baseline, normalised, on the steps of complete episodes."""
+def pg_batch(rollout: Rollout, gamma: float, normalize: bool) -> PGBatch:
+    """Returns minus the fitted baseline (optionally normalised) on the steps of complete episodes."""
     mask = complete_episodes(rollout)
     returns = discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, gamma)[mask]
     adv = returns - linear_baseline(rollout.obs[mask], episode_steps(rollout)[mask], returns)
-    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    if normalize:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     return PGBatch(
         torch.as_tensor(rollout.obs[mask]), torch.as_tensor(rollout.actions[mask]),
         torch.as_tensor(adv, dtype=torch.float32), torch.as_tensor(rollout.extras["logp"][mask]),
@@ -137,7 +138,8 @@ def mean_episode_return(rollout: Rollout) -> float:
 
 
 # ---- on a rollout worker -------------------------------------------------------------------------
-def adapt_and_sample(worker: Any, task: Task, steps: int, n_steps: int, alpha: float, gamma: float) -> list[Rollout]:
+def adapt_and_sample(worker: Any, task: Task, steps: int, n_steps: int, alpha: float, gamma: float,
+                     normalize: bool) -> list[Rollout]:
     """On a RolloutWorker: switch to `task`, roll out, then `steps` times adapt and roll out again.
 
     Returns the steps + 1 rollouts (pre-adaptation first). Each starts with fresh episodes; the
@@ -149,7 +151,7 @@ def adapt_and_sample(worker: Any, task: Task, steps: int, n_steps: int, alpha: f
     worker.reset()
     rollouts = [worker.sample(n_steps)]
     for _ in range(steps):
-        adapted = inner_step(pg_loss(policy, pg_batch(rollouts[-1], gamma)), policy_params(policy), alpha, True)
+        adapted = inner_step(pg_loss(policy, pg_batch(rollouts[-1], gamma, normalize)), policy_params(policy), alpha, True)
         _load(policy, adapted)
         worker.reset()
         rollouts.append(worker.sample(n_steps))

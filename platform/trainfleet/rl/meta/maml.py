@@ -59,6 +59,7 @@ class MAMLHparams(MetaHparams):
     meta_batch: int = Field(20, ge=1, description="tasks per meta-iteration (notes: 10)")
     n_steps: int = Field(100, ge=1, description="steps per env per rollout; env.num_envs = trajectories per task")
     gamma: float = Field(0.99, ge=0, le=1, description="discount factor")
+    norm_adv: bool = Field(False, description="normalise each task's advantages (fixes the inner step's length)")
     hidden: list[int] = Field([64, 64], description="policy MLP widths (notes: 64-64)")
     activation: Literal["tanh", "relu", "elu", "gelu", "silu"] = Field("tanh", description="MLP activation")
     log_std_init: float = Field(0.0, description="initial log std of a Gaussian policy (match it to the action scale)")
@@ -67,9 +68,9 @@ class MAMLHparams(MetaHparams):
 class TaskRollouts:
     """One task's rollouts, pre-adaptation first, as the learner's policy-gradient batches."""
 
-    def __init__(self, rollouts: list[Rollout], gamma: float) -> None:
+    def __init__(self, rollouts: list[Rollout], gamma: float, normalize: bool) -> None:
         self.rollouts = rollouts
-        self.batches: list[PGBatch] = [pg_batch(r, gamma) for r in rollouts]
+        self.batches: list[PGBatch] = [pg_batch(r, gamma, normalize) for r in rollouts]
 
 
 class MAML(MetaAlgorithm):
@@ -87,8 +88,8 @@ class MAML(MetaAlgorithm):
         """Each task's pre- and post-adaptation rollouts, tasks dealt round-robin to the workers."""
         self.pool.set_weights(self.model)
         hp = self.hp
-        outputs = self.pool.map(adapt_and_sample, [(task, steps, hp.n_steps, hp.alpha, hp.gamma) for task in tasks])
-        return [TaskRollouts(r, hp.gamma) for r in outputs]
+        jobs = [(task, steps, hp.n_steps, hp.alpha, hp.gamma, hp.norm_adv) for task in tasks]
+        return [TaskRollouts(r, hp.gamma, hp.norm_adv) for r in self.pool.map(adapt_and_sample, jobs)]
 
     # ---- ALGO LOGIC ----------------------------------------------------------------------------
     def adapted(self, params: Params, task: TaskRollouts, steps: int) -> Params:
