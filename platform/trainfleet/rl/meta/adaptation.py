@@ -28,7 +28,7 @@ import torch
 from torch.func import functional_call
 
 from trainfleet.rl.core.actor_critic import ActorCritic, ActorCriticConfig
-from trainfleet.rl.core.rollout_buffer import Rollout, complete_episodes, discounted_returns
+from trainfleet.rl.core.rollout_buffer import Rollout, discounted_returns
 from trainfleet.rl.envs.tasks import Task, assign_tasks
 
 Params = dict[str, torch.Tensor]
@@ -85,7 +85,7 @@ def policy_params(model: ActorCritic) -> Params:
 
 # ---- one task's data -----------------------------------------------------------------------------
 class PGBatch(NamedTuple):
-    """Complete-episode steps of one task's rollout: what its policy-gradient loss needs."""
+    """The valid steps of one task's rollout: what its policy-gradient loss needs."""
 
     obs: torch.Tensor
     actions: torch.Tensor
@@ -114,8 +114,12 @@ def episode_steps(rollout: Rollout) -> np.ndarray:
 
 
 def pg_batch(rollout: Rollout, gamma: float, normalize: bool) -> PGBatch:
-    """Returns minus the fitted baseline (optionally normalised) on the steps of complete episodes."""
-    mask = complete_episodes(rollout)
+    """Returns minus the fitted baseline (optionally normalised).
+
+    An episode still running when the rollout ends counts with the rewards seen so far, as a
+    path cut at rllab's max_path_length (Finn et al.'s sampler): size n_steps to the episodes.
+    """
+    mask = rollout.valid
     returns = discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, gamma)[mask]
     adv = returns - linear_baseline(rollout.obs[mask], episode_steps(rollout)[mask], returns)
     if normalize:
