@@ -19,6 +19,7 @@ import torch
 from pydantic import Field
 
 from trainfleet import results
+from trainfleet.errors import UserError
 from trainfleet.rl.core.algorithm import RunContext, ensure_finite
 from trainfleet.rl.core.clipped_objective import clipped_losses
 from trainfleet.rl.core.rollout_buffer import gae
@@ -113,9 +114,9 @@ class RL2(MetaAlgorithm):
 
     # ---- acting, state --------------------------------------------------------------------------
     def act(self, obs: Any) -> Any:
-        raise NotImplementedError(
-            "rl2 adapts from the rewards it receives, which a plain act(obs) never sees: judge it by the "
-            "held-out metrics of its run (episode_return_mean_adapt_k, trial_return_mean)"
+        raise UserError(
+            "rl2 adapts from the rewards it receives, which `trainfleet eval` does not give a policy: judge an "
+            "rl2 run by its held-out metrics (episode_return_mean_adapt_k, trial_return_mean in metrics.parquet)"
         )
 
     def get_state(self) -> dict[str, Any]:
