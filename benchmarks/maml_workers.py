@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "maml_workers.md"))
     args = parser.parse_args()
-    ray.init(address="local", num_cpus=3, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     load_before = os.getloadavg()[0]
     rows = {w: iteration_times(w, args.iterations) for w in (1, 2)}
     load_after = os.getloadavg()[0]
@@ -62,7 +62,7 @@ def main() -> None:
         "",
         f"`benchmarks/maml_workers.py`: {ENV[0]} {ENV[1]}, {ENV[2]} trajectories per task, meta-batch "
         f"{HPARAMS['meta_batch']}, one inner step, second order, Adam outer step. Median of {args.iterations} "
-        f"meta-iterations after a warm-up one; Ray with 3 CPUs (learner + 2 actors) on a 2-core box; "
+        f"meta-iterations after a warm-up one; the learner in this process, actors of 1 CPU each, on a 2-core box; "
         f"load average {load_before:.1f} before, {load_after:.1f} after (shared box: read the ratio).",
         "",
         "| rollout workers | meta-iteration (s) | of which learner update (s) |",
