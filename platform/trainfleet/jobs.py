@@ -157,6 +157,7 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     if spec.is_rl:
         registry.check_env_id(spec.env.id, file=file)
         _check_env_kwargs(spec.env, file)
+        _check_algorithm_env(spec, file)
     else:
         from trainfleet.dl import specs as dl_specs
 
@@ -194,6 +195,17 @@ def _check_env_kwargs(env: EnvSpec, file: str | None) -> None:
                 file=file,
                 path=f"env.kwargs.{key}",
             )
+
+
+def _check_algorithm_env(spec: JobSpec, file: str | None) -> None:
+    """What an algorithm needs of its env (meta-RL: a task family), before anything starts."""
+    if spec.backend != "native":
+        return
+    cls = registry.algorithm(spec.algorithm, spec.backend, file=file).load()
+    try:
+        cls.check_env(spec.env.id, dict(spec.env.kwargs))
+    except SpecError as err:
+        raise SpecError(err.detail, file=file, path="env.id") from None
 
 
 def _check_tune(t: TuneSpec, file: str | None) -> None:

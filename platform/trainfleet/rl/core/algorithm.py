@@ -44,6 +44,10 @@ class Algorithm(ABC):
         self.ctx = ctx
         self.hp = ctx.hparams
 
+    @classmethod
+    def check_env(cls, env_id: str, env_kwargs: dict[str, Any]) -> None:
+        """Raise SpecError when this algorithm cannot run on the env (called by spec validation)."""
+
     @abstractmethod
     def train_iteration(self) -> dict[str, float]:
         """Run one iteration; return metrics (at least env_steps, episode_return_mean).

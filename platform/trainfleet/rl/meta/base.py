@@ -13,7 +13,7 @@ from trainfleet import results
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext
 from trainfleet.rl.core.learner import configure_threads
 from trainfleet.rl.core.workers import EnvConfig, PolicyBuilder, WorkerPool
-from trainfleet.rl.meta.sampler import TaskSampler
+from trainfleet.rl.meta.sampler import TaskSampler, check_task_family
 
 
 class MetaHparams(Hparams):
@@ -42,6 +42,10 @@ class MetaAlgorithm(Algorithm):
         self.model = policy(self.pool.observation_space, self.pool.action_space)
         self.iteration = 0
         self.env_steps = 0
+
+    @classmethod
+    def check_env(cls, env_id: str, env_kwargs: dict[str, Any]) -> None:
+        check_task_family(env_id, env_kwargs)
 
     @abstractmethod
     def meta_iteration(self) -> dict[str, float]:

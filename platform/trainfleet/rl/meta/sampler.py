@@ -17,14 +17,28 @@ from trainfleet.rl.core.wrappers import single_env
 from trainfleet.rl.envs.tasks import Task, task_family, task_split
 
 
+def family_of(env: Any, env_id: str) -> Any:
+    """The env's TaskFamily, or a SpecError for a job that names a plain env."""
+    try:
+        return task_family(env)
+    except ValueError as err:
+        raise SpecError(f"{env_id}: {err}; meta-RL needs a task family such as trainfleet/Navigation2D-v0",
+                        path="env.id") from None
+
+
+def check_task_family(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    env = single_env(env_id, env_kwargs)
+    try:
+        family_of(env, env_id)
+    finally:
+        env.close()
+
+
 class TaskSampler:
     def __init__(self, env_id: str, env_kwargs: dict[str, Any], seed: int, n_train: int, n_test: int) -> None:
         env = single_env(env_id, env_kwargs)
         try:
-            self.train, self.test = task_split(task_family(env), seed, n_train, n_test)
-        except ValueError as err:
-            raise SpecError(f"{env_id}: {err}; meta-RL needs a task family such as trainfleet/Navigation2D-v0",
-                            path="env.id") from None
+            self.train, self.test = task_split(family_of(env, env_id), seed, n_train, n_test)
         finally:
             env.close()
         self.rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
