@@ -40,4 +40,5 @@ def test_first_order_and_second_order_take_different_adam_steps_from_the_same_da
             algo.close()
     assert not torch.allclose(steps[0], steps[1]), "the second-order term should change the update"
     cosine = torch.nn.functional.cosine_similarity(steps[0], steps[1], dim=0)
+    # 0.86 here: Adam's first step is nearly sign(g), and the Hessian term flips few signs
     assert cosine > 0.5, f"first- and second-order steps should still point the same way (cosine {cosine:.2f})"
