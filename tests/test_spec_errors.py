@@ -67,6 +67,8 @@ CASES = {
     "bad_algorithm_import_path": (None, ["algorithm=nosuch.module:Algo"], "algorithm", ["cannot import"]),
     "algorithm_import_without_opt_in": (None, ["algorithm=nosuch.module:Algo"], "algorithm",
                                         ["TRAINFLEET_ALLOW_IMPORTS=1"]),
+    "meta_rl_on_a_plain_env": (None, ["algorithm=maml", "hparams={}"], "env.id",
+                               ["is not a meta-RL task family", "trainfleet/Navigation2D-v0"]),
 }
 
 

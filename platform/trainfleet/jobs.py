@@ -164,6 +164,7 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
         _check_env_kwargs(spec.env, file)
         spec_checks.check_episode_limit(spec.env, file=file)
         algorithm_cls = registry.algorithm(spec.algorithm, spec.backend, file=file).load()
+        _check_algorithm_env(spec, algorithm_cls, file)
         spec_checks.check_env_fits(spec, algorithm_cls, hparams, file=file)
     else:
         from trainfleet.dl import specs as dl_specs
@@ -203,6 +204,16 @@ def _check_env_kwargs(env: EnvSpec, file: str | None) -> None:
                 file=file,
                 path=f"env.kwargs.{key}",
             )
+
+
+def _check_algorithm_env(spec: JobSpec, algorithm_cls: Any, file: str | None) -> None:
+    """What a native algorithm needs of its env beyond its spaces (meta-RL: a task family)."""
+    if spec.backend != "native":
+        return
+    try:
+        algorithm_cls.check_env(spec.env.id, dict(spec.env.kwargs))
+    except SpecError as err:
+        raise SpecError(err.detail, file=file, path="env.id") from None
 
 
 def _check_tune(t: TuneSpec, file: str | None) -> None:

@@ -65,6 +65,10 @@ class Algorithm(ABC):
         if problem:
             raise SpecError(space_message(problem, self.ctx.env_id, observation_space, action_space), path="env.id")
 
+    @classmethod
+    def check_env(cls, env_id: str, env_kwargs: dict[str, Any]) -> None:
+        """Raise SpecError when this algorithm cannot run on the env beyond its spaces (meta-RL: not a task family)."""
+
     @abstractmethod
     def train_iteration(self) -> dict[str, float]:
         """Run one iteration; return metrics (at least env_steps, episode_return_mean).
