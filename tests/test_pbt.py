@@ -107,3 +107,50 @@ def test_rllib_clone_steps_at_the_new_lr_from_the_donors_state(ray_session, tmp_
     assert before["lr"] == pytest.approx(1e-3)
     assert after["lr"] == pytest.approx(2e-4), after["lr"]  # read from the learner's optimiser before the update
     assert after[results.ENV_STEPS] >= before[results.ENV_STEPS] + 200
+
+
+def test_pbt_sweep_through_the_cli_exploits_cleanly(ray_session, runs, capfd):
+    """The sweep of jobs/sweeps/ppo_cartpole_pbt.yaml (2 trials, perturbation every 4 iterations,
+    checkpoint every 4, keep 2, 24 iterations): no error line, no traceback, a compact trial table;
+    every exploit is recorded, and the exploited trial's next iteration is the donor's own next
+    iteration (same weights, env state and RNG) stepped at the new lr."""
+    rc = main(["run", str(JOBS / "sweeps" / "ppo_cartpole_pbt.yaml"), "--output", str(runs)])
+    out, err = capfd.readouterr()
+    printed = out + err
+    assert rc == 0, printed[-3000:]
+    assert "ERROR" not in printed and "Traceback" not in printed, printed[-3000:]
+    assert "'config'" not in printed and "TrainingResult" not in printed  # no raw Tune result dicts
+    assert "best so far:" in out
+    (run_dir,) = runs.iterdir()
+
+    trials = pq.read_table(run_dir / "trials.parquet").to_pylist()
+    assert len(trials) == 2 and all(t["status"] == "ok" and t["iteration"] == 24 for t in trials)
+    exploits = {t["trial_id"]: t["exploits"] for t in trials if t["exploits"]}
+    assert exploits, "PBT never exploited in 5 perturbation rounds"
+    rows = {(m["trial_id"], m["iteration"]): m for m in pq.read_table(run_dir / "metrics.parquet").to_pylist()}
+    for trial_id, done in exploits.items():
+        last = done[-1]  # the rows after the last exploit are never replaced by a later one
+        i = last["iteration"]
+        assert i % 4 == 0 and 4 <= i < 24
+        assert last["old"].keys() == last["new"].keys() == {"hparams.lr"}
+        clone, donor = rows[(trial_id, i + 1)], rows[(last["donor"], i + 1)]
+        for key in (results.ENV_STEPS, results.EPISODES, results.EPISODE_RETURN_MEAN):
+            assert clone[key] == donor[key], (key, clone[key], donor[key])
+        assert clone["lr"] == pytest.approx(last["new"]["hparams.lr"])
+        assert donor["lr"] != pytest.approx(clone["lr"])
+        final = next(t for t in trials if t["trial_id"] == trial_id)
+        assert final["config.hparams.lr"] == pytest.approx(last["new"]["hparams.lr"])
+
+
+def test_pbt_checkpoint_cadence_and_retention_follow_from_each_other():
+    space = {"space": {"hparams.lr": {"loguniform": [1e-4, 1e-2]}}, "scheduler": "pbt", "num_samples": 2}
+    interval_from_every = job("rl/a2c_cartpole.yaml", tune=space, **{"checkpoint.every": 5, "stop.iterations": 20})
+    assert interval_from_every.tune.perturbation_interval == 5
+    every_from_interval = job("rl/a2c_cartpole.yaml", tune={**space, "perturbation_interval": 3}, checkpoint={"keep": 2},
+                              **{"stop.iterations": 20})
+    assert every_from_interval.checkpoint.every == 3
+    from trainfleet.launch.schedulers import checkpoints_to_keep
+
+    # keep: 2 in the job file; Tune warns (and PBT loses donors) below 3
+    assert interval_from_every.checkpoint.keep == 2 and checkpoints_to_keep(interval_from_every) >= 3
+    assert checkpoints_to_keep(job("rl/a2c_cartpole.yaml")) == 2  # other runs keep what they ask for
