@@ -113,8 +113,13 @@ def test_pbt_sweep_through_the_cli_exploits_cleanly(ray_session, runs, capfd):
     """The sweep of jobs/sweeps/ppo_cartpole_pbt.yaml (2 trials, perturbation every 4 iterations,
     checkpoint every 4, keep 2, 24 iterations): no error line, no traceback, a compact trial table;
     every exploit is recorded, and the exploited trial's next iteration is the donor's own next
-    iteration (same weights, env state and RNG) stepped at the new lr."""
-    rc = main(["run", str(JOBS / "sweeps" / "ppo_cartpole_pbt.yaml"), "--output", str(runs)])
+    iteration (same weights, env state and RNG) stepped at the new lr.
+
+    Asynchronous PBT exploits only while both trials run: at the job's 512 env steps per
+    iteration a trial takes ~5 s, less than a loaded machine may take to start the other trial's
+    actor, so the test runs 4x longer iterations (n_steps 128) with the same PBT settings."""
+    rc = main(["run", str(JOBS / "sweeps" / "ppo_cartpole_pbt.yaml"), "--output", str(runs),
+               "--set", "hparams.n_steps=128"])
     out, err = capfd.readouterr()
     printed = out + err
     assert rc == 0, printed[-3000:]

@@ -115,6 +115,11 @@ class JobSpec(_Strict):
     def is_rl(self) -> bool:
         return self.algorithm is not None
 
+    @property
+    def iteration_budget(self) -> int | None:
+        """The iteration (DL: epoch) at which every run stops anyway, when `stop:` fixes one."""
+        return min((v for v in (self.stop.iterations, self.stop.epochs) if v is not None), default=None)
+
 
 SPACE_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
 
@@ -248,7 +253,7 @@ def _check_pbt(spec: JobSpec, file: str | None) -> None:
             "a trial reports at its perturbation, so one must exist then",
             file=file, path="tune.perturbation_interval",
         )
-    budget = min((v for v in (spec.stop.iterations, spec.stop.epochs) if v is not None), default=None)
+    budget = spec.iteration_budget
     if budget is not None and t.perturbation_interval >= budget:
         raise SpecError(
             f"{t.perturbation_interval} is not below the {budget} iterations every trial runs: PBT would never perturb",

@@ -5,8 +5,8 @@ trial like a lucky one. The subclasses here note each decision in a `SweepLog` o
 which `trials.parquet` and the trial table show (ASHA: the iteration a trial was stopped at;
 PBT: each exploit with donor, iteration, old and new values; Optuna: the suggestion order).
 
-PBT also needs the checkpoints it clones to exist: `pbt_checkpoints_to_keep` sizes Tune's
-retention and `SaveOnce` stops Tune from registering one checkpoint twice (see its docstring).
+PBT also needs the checkpoints it clones to exist: `checkpoints_to_keep` sizes Tune's
+retention, `SaveOnce` stops Tune from registering one checkpoint twice (see its docstring).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ray import tune
+from ray.tune.result import SHOULD_CHECKPOINT
 from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining, TrialScheduler
 from ray.tune.search.optuna import OptunaSearch
 
@@ -118,8 +119,8 @@ class SaveOnce(tune.Callback):
     """
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
-        if trial.is_saving and result.get("should_checkpoint"):
-            result["should_checkpoint"] = False
+        if trial.is_saving and result.get(SHOULD_CHECKPOINT):
+            result[SHOULD_CHECKPOINT] = False
 
 
 def met_own_stop(trial_id: str, result: dict[str, Any]) -> bool:
@@ -131,21 +132,17 @@ def met_own_stop(trial_id: str, result: dict[str, Any]) -> bool:
     return bool(result.get("stop_reason"))
 
 
-def pbt_checkpoints_to_keep(spec: jobs.JobSpec) -> int:
-    """Tune's retention under PBT: never below what a donor's cloned checkpoint needs.
+def checkpoints_to_keep(spec: jobs.JobSpec) -> int:
+    """Tune's per-trial checkpoint retention: the spec's `keep`, raised where PBT needs more.
 
-    A donor's clonable checkpoint is the one it saved at its last perturbation; until its next
-    one it saves `perturbation_interval / checkpoint.every` more (and one at its stop), and the
-    exploited trial may wait a round before it restores. Tune warns below 3.
+    A PBT donor's clonable checkpoint is the one it saved at its last perturbation; until its
+    next one it saves `perturbation_interval / checkpoint.every` more (and one at its stop), and
+    the exploited trial may wait a round before it restores. Tune warns below 3.
     """
+    if spec.tune is None or spec.tune.scheduler != "pbt":
+        return spec.checkpoint.keep
     per_interval = spec.tune.perturbation_interval // spec.checkpoint.every
     return max(spec.checkpoint.keep, 2 * per_interval + 1, 3)
-
-
-def _budget(spec: jobs.JobSpec) -> int | None:
-    """The iteration at which every trial stops anyway (ASHA's max_t), when the spec fixes one."""
-    limits = [v for v in (spec.stop.iterations, spec.stop.epochs) if v is not None]
-    return min(limits) if limits else None
 
 
 def scheduler(spec: jobs.JobSpec, log: SweepLog) -> Any:
@@ -154,7 +151,7 @@ def scheduler(spec: jobs.JobSpec, log: SweepLog) -> Any:
     if t is None or t.scheduler == "fifo":
         return None
     if t.scheduler == "asha":
-        max_t = _budget(spec) or 100
+        max_t = spec.iteration_budget or 100
         return RecordingASHA(log, time_attr=TIME_ATTR, grace_period=min(t.grace_period, max_t), max_t=max_t,
                              reduction_factor=2)
     mutations = {}
@@ -181,10 +178,4 @@ def callbacks(spec: jobs.JobSpec) -> list[tune.Callback]:
     """Callbacks the scheduler needs beside the run's recorder."""
     return [SaveOnce()] if spec.tune is not None and spec.tune.scheduler == "pbt" else []
 
-
-def checkpoints_to_keep(spec: jobs.JobSpec) -> int:
-    """Tune's per-trial checkpoint retention: the spec's `keep`, raised where PBT needs more."""
-    if spec.tune is not None and spec.tune.scheduler == "pbt":
-        return pbt_checkpoints_to_keep(spec)
-    return spec.checkpoint.keep
 
