@@ -9,6 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = ROOT / "jobs"
+PLUGINS = ROOT / "tests" / "plugins"  # test-only algorithms, named by import path in jobs
 
 
 @pytest.fixture(scope="session")
@@ -16,6 +17,8 @@ def ray_session():
     import ray
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Ray workers inherit the environment at ray.init: they can then import the test plugins.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGINS), os.environ.get("PYTHONPATH")]))
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     yield ray

@@ -207,6 +207,25 @@ def _record_episode(*, episode: Any, metrics_logger: Any, prev_episode_chunks: A
     metrics_logger.log_value(EPISODE_LENGTHS, sum(len(c) for c in chunks), reduce="item_series")
 
 
+def _config_lr_to_optimizers(learner: Any) -> None:
+    """Runs on the learner after a restore: the config's learning rate back onto its optimisers.
+
+    RLlib loads the optimiser's param groups (lr included) with the checkpoint and puts the
+    config's lr back only after the next update, so the first update after a PBT exploit would
+    step at the donor's rate (ray-project/ray#62173). Private Learner members: check them on
+    every Ray upgrade.
+    """
+    for optimizer, schedule in learner._optimizer_lr_schedules.items():
+        learner._set_optimizer_lr(optimizer, float(schedule.get_current_value()))
+
+
+def _optimizer_lr(learner: Any) -> float:
+    """Runs on the learner: the learning rate its (first) optimiser will step with."""
+    module_id = next(iter(learner.module.keys()))
+    (_, optimizer), *_ = learner.get_optimizers_for_module(module_id)
+    return float(optimizer.param_groups[0]["lr"])
+
+
 def _learner_gpus(spec: jobs.JobSpec) -> int:
     """1 when the spec asks for a GPU, or says auto and this (trial) process was given one."""
     want = spec.resources.learner_gpus
@@ -283,9 +302,18 @@ class RLlibRunner:
             register_env(self.env_name(), functools.partial(_env_creator, self.spec.env.id))
             self.algo = self.algorithm_config().build_algo()
             if self._pending_restore is not None:
-                self.algo.restore_from_path(str(self._pending_restore / RLLIB_DIR))
+                self._restore_algorithm(self._pending_restore)
                 self._drop_pending_restore()
         return self.algo
+
+    def _restore_algorithm(self, directory: Path) -> None:
+        self.algo.restore_from_path(str(directory / RLLIB_DIR))
+        self._on_learner(_config_lr_to_optimizers)
+
+    def _on_learner(self, func: Any) -> Any:
+        """`func(learner)` on the (first) learner; the learner lives in the trial (num_learners=0)."""
+        (result,) = self.algo.learner_group.foreach_learner(func)
+        return result.get()
 
     def _drop_pending_restore(self) -> None:
         if self._pending_restore is not None:
@@ -295,7 +323,9 @@ class RLlibRunner:
     # -- Runner protocol -----------------------------------------------------------
 
     def train_iteration(self) -> dict[str, Any]:
-        return self.platform_metrics(self._algorithm().train())
+        algo = self._algorithm()
+        lr = self._on_learner(_optimizer_lr)  # what this iteration's updates step with
+        return {**self.platform_metrics(algo.train()), "lr": lr}
 
     def platform_metrics(self, result: dict[str, Any]) -> dict[str, Any]:
         """RLlib's result dict in the platform's vocabulary (results.py)."""
@@ -326,7 +356,7 @@ class RLlibRunner:
         self.window.set_state(json.loads((directory / WINDOW_FILE).read_text()))
         self._module = None
         if self.algo is not None:
-            self.algo.restore_from_path(str(directory / RLLIB_DIR))
+            self._restore_algorithm(directory)
         else:
             # Tune may delete `directory` once restore() returns; keep a private copy until the
             # algorithm is built (training) or the module is loaded (eval).

@@ -49,3 +49,21 @@ def save_state(directory: str | Path, state: dict[str, Any]) -> Path:
 def load_state(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / STATE_FILE
     return _decode(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """Moments and step counts from a checkpoint; lr and the other group settings stay the config's.
+
+    `load_state_dict` would also bring back the saved param-group settings, so a PBT trial that
+    clones a donor with a perturbed `lr` (or a resume with `--set hparams.lr=...`) kept training
+    at the old rate (the failure of ray-project/ray#62173).
+    """
+    settings = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, kept in zip(optimizer.param_groups, settings):
+        group.update(kept)
+
+
+def optimizer_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The learning rate the optimiser steps with now (its first parameter group's)."""
+    return float(optimizer.param_groups[0]["lr"])
