@@ -11,13 +11,21 @@ ROOT = Path(__file__).resolve().parents[1]
 JOBS = ROOT / "jobs"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signing_secret(tmp_path_factory):
+    """Runs sign their Tune files (trainfleet/trust.py) with a test secret, never the user's own."""
+    os.environ["TRAINFLEET_SECRET_FILE"] = str(tmp_path_factory.mktemp("trainfleet-config") / "secret")
+    yield
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     import ray
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+        # address="local": never join whatever cluster a stale /tmp/ray/ray_current_cluster names
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     yield ray
     ray.shutdown()
 

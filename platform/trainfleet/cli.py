@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
-from trainfleet.errors import SpecError, UserError
+from trainfleet.errors import SpecError, UserError, first_line
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -177,6 +178,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # not foreseen: one line here, the traceback in a log file
+        print(f"error: {type(err).__name__}: {first_line(err)} (an unexpected failure; "
+              f"details in {_traceback_log()})", file=sys.stderr)
+        return 1
+
+
+def _traceback_log() -> str:
+    """The current exception's traceback in a fresh file under the temp dir; returns its path."""
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="trainfleet-error-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(traceback.format_exc())
+    return path
 
 
 if __name__ == "__main__":

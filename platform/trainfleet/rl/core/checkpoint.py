@@ -6,11 +6,15 @@ which would run arbitrary code from a tampered file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from trainfleet.errors import UserError, first_line
 
 STATE_FILE = "state.pt"
 _NP_TAG = "__ndarray__"
@@ -47,5 +51,21 @@ def save_state(directory: str | Path, state: dict[str, Any]) -> Path:
 
 
 def load_state(directory: str | Path) -> dict[str, Any]:
+    """The state, or a UserError naming the file when it is missing, truncated or not weights-only."""
     path = Path(directory) / STATE_FILE
-    return _decode(torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        return _decode(torch.load(path, map_location="cpu", weights_only=True))
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing from the checkpoint") from None
+    except Exception as err:  # torch raises many types for damaged files (zip, unpickler, EOF, ...)
+        raise UserError(f"{path}: not a readable weights-only checkpoint ({first_line(err)})") from None
+
+
+@contextmanager
+def weights_fit(directory: str | Path) -> Iterator[None]:
+    """Around loading a checkpoint's weights into a model rebuilt from its stored spec: weights of
+    another shape or layout mean a damaged or mixed-up checkpoint, a UserError naming it."""
+    try:
+        yield
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+        raise UserError(f"{directory}: the checkpoint does not fit its stored spec ({first_line(err)})") from None
