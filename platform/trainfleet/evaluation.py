@@ -57,14 +57,17 @@ def greedy_policy(spec: jobs.JobSpec, ckpt: Path) -> Iterator[Callable[[Any], An
         yield rllib_policy.load(ckpt, space)
         return
     from trainfleet.launch.runner import NativeRunner
-    from trainfleet.rl.core.checkpoint import load_state, weights_fit
+    from trainfleet.rl.core.checkpoint import array_shapes, load_state, weights_fit
 
     in_process = spec.model_copy(update={"resources": spec.resources.model_copy(update={"rollout_workers": 0})})
     state = load_state(ckpt)
     runner = NativeRunner(in_process)
     try:
+        layout = array_shapes(runner.algo.get_state())
         with weights_fit(ckpt):
             runner.algo.load_policy(state)
+            if array_shapes(runner.algo.get_state()) != layout:  # tables load without a shape check
+                raise ValueError("its arrays have other shapes than the spec's agent")
         yield runner.act
     finally:
         runner.close()

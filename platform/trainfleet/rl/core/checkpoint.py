@@ -44,6 +44,17 @@ def _decode(obj: Any) -> Any:
     return obj
 
 
+def array_shapes(obj: Any) -> Any:
+    """The state's structure with every array or tensor replaced by its shape (to compare layouts)."""
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        return tuple(obj.shape)
+    if isinstance(obj, dict):
+        return {k: array_shapes(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [array_shapes(v) for v in obj]
+    return None
+
+
 def save_state(directory: str | Path, state: dict[str, Any]) -> Path:
     path = Path(directory) / STATE_FILE
     torch.save(_encode(state), path)
