@@ -124,6 +124,16 @@ def test_a_signed_copy_verifies_and_a_changed_file_does_not(copy_of, name):
         trust.verify(run_dir)
 
 
+@pytest.mark.parametrize("name", list(RUNS))
+def test_the_signing_secret_never_lands_in_a_run_dir(pristine, name):
+    """Tune pickles the run's callbacks (the signer among them) into the run directory."""
+    key = trust.user_secret()
+    for path in pristine[name].rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert key not in data and key.hex().encode() not in data, path
+
+
 def test_another_users_secret_or_no_signatures_is_refused(copy_of, tmp_path, monkeypatch):
     run_dir = copy_of("native")
     monkeypatch.setenv(trust.SECRET_ENV, str(tmp_path / "other-user" / "secret"))

@@ -72,13 +72,24 @@ def _signed_files(run_dir: Path) -> dict[str, Path]:
 
 
 class Signer:
-    """Signs the run's Tune files as they appear or change (cheap: unchanged files are skipped)."""
+    """Signs the run's Tune files as they appear or change (cheap: unchanged files are skipped).
+
+    Tune pickles its callbacks (and so this signer) into the run directory: the key is never
+    part of that state.
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.key = user_secret()
         self.macs: dict[str, str] = {}
         self._seen: dict[str, tuple[int, int]] = {}
+
+    def __getstate__(self) -> dict:
+        return {"run_dir": self.run_dir, "macs": {}, "_seen": {}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.key = user_secret()
 
     def sign(self) -> None:
         changed = False
