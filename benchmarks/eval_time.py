@@ -96,7 +96,7 @@ def main() -> None:
     lines += ["", f"Rollout-worker run / in-process run: {ratio:.2f}x (target <= 1.5x). eval rebuilds only the policy "
               "and the env's preprocessing from the checkpoint's weights, in the calling process, without Ray, so "
               "how the run was trained no longer matters; the `before` row is what rebuilding the trial's runner "
-              "cost (a local Ray start plus worker actors), and it followed a stale `ray_current_cluster` file."]
+              "cost (a local Ray start plus worker actors; started implicitly, as it was, it also followed a stale `ray_current_cluster` file)."]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
