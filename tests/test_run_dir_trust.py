@@ -180,20 +180,30 @@ def test_a_module_in_a_stored_spec_is_never_imported(copy_of, tmp_path, monkeypa
 REPORT_FILES = ("learning_curve.png", "losses.png", "trials.png")
 
 
-@pytest.mark.parametrize("name", ["native", "sweep"])
-def test_report_and_eval_replace_a_planted_symlink_instead_of_writing_through_it(copy_of, tmp_path, name):
-    run_dir = copy_of(name)
-    outside = tmp_path / "outside"
+def plant_links(run_dir: Path, outside: Path, names: tuple[str, ...]) -> None:
     outside.mkdir()
-    for file in (*REPORT_FILES, "episode.gif"):
-        (outside / file).write_text("not yours")
-        (run_dir / file).symlink_to(outside / file)
+    for name in names:
+        (outside / name).write_text("not yours")
+        (run_dir / name).symlink_to(outside / name)
+
+
+@pytest.mark.parametrize("name", ["native", "sweep"])
+def test_report_replaces_a_planted_symlink_instead_of_writing_through_it(copy_of, tmp_path, name):
+    run_dir = copy_of(name)
+    plant_links(run_dir, tmp_path / "outside", REPORT_FILES)
     rc, out = cli("report", str(run_dir))
     assert rc == 0, out[-1500:]
+    assert all((tmp_path / "outside" / f).read_text() == "not yours" for f in REPORT_FILES)
+    written = [f for f in REPORT_FILES if not (run_dir / f).is_symlink()]
+    assert "learning_curve.png" in written and ("trials.png" in written) == (name == "sweep"), written
+    assert all((run_dir / f).stat().st_size > 0 for f in written)
+
+
+def test_eval_replaces_a_planted_symlink_at_its_gif(copy_of, tmp_path):
+    run_dir = copy_of("native")
+    plant_links(run_dir, tmp_path / "outside", ("episode.gif",))
     rc, out = cli("eval", str(run_dir), "--episodes", "1", "--gif", str(run_dir / "episode.gif"))
     assert rc == 0, out[-1500:]
-    assert all((outside / f).read_text() == "not yours" for f in (*REPORT_FILES, "episode.gif"))
-    written = [f for f in (*REPORT_FILES, "episode.gif") if not (run_dir / f).is_symlink()]
-    assert "learning_curve.png" in written and "episode.gif" in written, written
-    assert all((run_dir / f).stat().st_size > 0 for f in written)
-    assert ("trials.png" in written) == (name == "sweep")
+    assert (tmp_path / "outside" / "episode.gif").read_text() == "not yours"
+    gif = run_dir / "episode.gif"
+    assert not gif.is_symlink() and gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")

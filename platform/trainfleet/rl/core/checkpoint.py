@@ -44,15 +44,15 @@ def _decode(obj: Any) -> Any:
     return obj
 
 
-def array_shapes(obj: Any) -> Any:
-    """The state's structure with every array or tensor replaced by its shape (to compare layouts)."""
+def array_shapes(obj: Any, path: str = "") -> dict[str, tuple[int, ...]]:
+    """path -> shape of every array or tensor in a state (to compare the layouts of two states)."""
     if isinstance(obj, (np.ndarray, torch.Tensor)):
-        return tuple(obj.shape)
-    if isinstance(obj, dict):
-        return {k: array_shapes(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [array_shapes(v) for v in obj]
-    return None
+        return {path: tuple(obj.shape)}
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    out: dict[str, tuple[int, ...]] = {}
+    for key, value in items:
+        out.update(array_shapes(value, f"{path}/{key}"))
+    return out
 
 
 def save_state(directory: str | Path, state: dict[str, Any]) -> Path:
