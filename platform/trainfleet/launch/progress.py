@@ -1,5 +1,5 @@
-"""Driver-side Tune callback: the live progress line (a trial table for sweeps), metrics.parquet
-and checkpoint copies."""
+"""Driver-side Tune callback: the live progress line (a trial table for sweeps), metrics.parquet,
+checkpoint copies and signatures."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray import tune
 
-from trainfleet import results
+from trainfleet import results, trust
 
 if TYPE_CHECKING:
     from trainfleet.jobs import TuneSpec
@@ -99,7 +99,9 @@ class TrialTable:
 
 
 class RunRecorder(tune.Callback):
-    """Prints progress, keeps metrics.parquet current, copies checkpoints into the run dir."""
+    """Prints progress, keeps metrics.parquet current, copies checkpoints into the run dir, and
+    signs what Tune writes there as soon as it appears (trust.py), so even a driver killed
+    mid-run leaves a directory `--resume` can verify."""
 
     FLUSH_EVERY_S = 2.0
 
@@ -113,6 +115,7 @@ class RunRecorder(tune.Callback):
         self.running: set[str] = set()
         self.unfinished: list[str] = []  # trials a Ctrl-C cut short (or never started)
         self._last_flush = 0.0
+        self.signer = trust.Signer(run_dir)
 
     def _out(self) -> Any:
         return self.stream or sys.stdout
@@ -147,6 +150,10 @@ class RunRecorder(tune.Callback):
         # Rows first, then Tune records this checkpoint in its experiment state: a driver killed
         # right after can resume from here without a gap in metrics.parquet.
         self.metrics.flush()
+        self.signer.sign()
+
+    def on_step_end(self, iteration, trials, **info) -> None:
+        self.signer.sign()  # after Tune's experiment-state save of this step
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self.running.discard(trial.trial_id)

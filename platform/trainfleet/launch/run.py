@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from trainfleet import jobs, results
+from trainfleet import jobs, results, trust
 from trainfleet.launch import cluster
 
 if TYPE_CHECKING:
@@ -61,9 +61,9 @@ def trainable_for(spec: jobs.JobSpec) -> Any:
 
 def _write_inputs(run_dir: Path, job_file: str | None, raw: dict[str, Any], spec: jobs.JobSpec) -> None:
     if job_file:
-        shutil.copyfile(job_file, run_dir / "job.yaml")
-    (run_dir / "spec.yaml").write_text(yaml.safe_dump(jobs.resolved_dict(spec), sort_keys=False))
-    (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
+        results.write_text(run_dir / "job.yaml", Path(job_file).read_text())
+    results.write_text(run_dir / "spec.yaml", yaml.safe_dump(jobs.resolved_dict(spec), sort_keys=False))
+    results.write_text(run_dir / "command.txt", " ".join(sys.argv) + "\n")
 
 
 def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, log: SweepLog, resume: bool) -> Any:
@@ -169,6 +169,8 @@ def run_job(
     Ctrl-C is Tune's: the first SIGINT stops the trials and saves the experiment state,
     so `--resume RUN_DIR` continues from each trial's last checkpoint.
     """
+    if resume_dir:
+        trust.verify(resume_dir)  # before Tune unpickles anything in it
     address = cluster.target_address(address)
     if not resume_dir:
         results.check_output_root(output_root)
@@ -201,6 +203,7 @@ def run_job(
         grid = None
     train_s = time.perf_counter() - t_train
     recorder.metrics.flush()
+    recorder.signer.sign()  # Tune's final experiment-state save
     status, error_text = "completed", None
     errors = [r.error for r in grid if r.error] if grid is not None else []
     if grid is None or recorder.unfinished:

@@ -84,6 +84,11 @@ class Algorithm(ABC):
     def set_state(self, state: dict[str, Any]) -> None:
         """Inverse of get_state."""
 
+    def load_policy(self, state: dict[str, Any]) -> None:
+        """Load only what acting needs from a `get_state` dict (eval builds no workers, so the
+        rollout side of the state has nowhere to go). Algorithms with workers override it."""
+        self.set_state(state)
+
     @abstractmethod
     def act(self, obs: Any) -> Any:
         """The greedy/deterministic action for one observation (used by eval)."""

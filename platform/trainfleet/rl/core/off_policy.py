@@ -300,6 +300,11 @@ class OffPolicyAlgorithm(Algorithm):
         self._next_train, self._update_credit = c["next_train"], c["update_credit"]
         self.set_extra_state(state["extra"])
 
+    def load_policy(self, state: dict[str, Any]) -> None:
+        for k, v in self.networks().items():
+            if isinstance(v, nn.Module):  # the optimisers only matter for training on
+                v.load_state_dict(state["networks"][k])
+
     def extra_state(self) -> dict[str, Any]:
         return {}
 

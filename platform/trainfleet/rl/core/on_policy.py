@@ -197,6 +197,9 @@ class OnPolicyAlgorithm(Algorithm):
         self.env_steps = state["env_steps"]
         self.set_extra_state(state["extra"])
 
+    def load_policy(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])  # observation normalisation included
+
     def extra_state(self) -> dict[str, Any]:
         """Algorithm-specific counters beyond the shared ones (e.g. a schedule's progress)."""
         return {}
