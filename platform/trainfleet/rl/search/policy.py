@@ -50,7 +50,8 @@ class SearchPolicy(nn.Module):
         else:
             raise SpecError(f"policy search supports Discrete or 1-D Box actions, not {act_space}", path="env.id")
         self.obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs)
-        self.body = mlp(obs_space.shape[0], list(cfg.hidden), cfg.activation, out_dim, out_gain=1.0)
+        # a small last layer starts near zero action (zero torque beats a saturated random one on Pendulum)
+        self.body = mlp(obs_space.shape[0], list(cfg.hidden), cfg.activation, out_dim, out_gain=0.01)
         self.dim = sum(p.numel() for p in self.body.parameters())
 
     # ---- the flat parameter vector --------------------------------------------------------------

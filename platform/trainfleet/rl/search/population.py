@@ -64,6 +64,14 @@ class Population:
         count = self.size // 2 if self.antithetic else self.size
         return np.random.default_rng(self.seed).integers(0, table_size - dim + 1, count)
 
+    def episode_seeds(self, members: np.ndarray) -> np.ndarray:
+        """Common random numbers: both members of an antithetic pair, or every perturbed member when
+        there are no pairs, start from the same state, so their returns differ by the policy alone
+        (where the vector env seeds each sub-env). The centre's episodes start from distinct states."""
+        pair = members // 2 if self.antithetic else np.zeros_like(members)
+        seeds = np.where(members < self.size, pair, self.size + members)
+        return (self.seed + seeds) % 2**31
+
     def rows(self, members: np.ndarray, payload: dict[str, Any], table: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(parameter vectors [len(members), dim], noise index per member or -1)."""
         center = payload["center"]
@@ -95,40 +103,39 @@ class Evaluated:
 
 
 def run_episodes(env: gym.vector.VectorEnv, policy: SearchPolicy, rows: np.ndarray,
-                 seed: int) -> tuple[np.ndarray, np.ndarray, tuple[int, np.ndarray, np.ndarray]]:
-    """One episode per row, `env.num_envs` at a time: a sub-env whose episode ends takes the next row.
+                 seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, np.ndarray, np.ndarray]]:
+    """One episode per row from a start state drawn from its seed, `env.num_envs` rows at a time.
 
-    The vector env autoresets in NEXT_STEP mode: the step after an episode ends only resets that
-    sub-env, so it takes its next row one step later. Returns (returns, lengths, observation
-    count, sum and sum of squares).
+    A wave resets every sub-env, then steps until each of its episodes has ended (a sub-env that
+    ended first keeps stepping, ignored). Returns (returns, lengths, observation count, sum and
+    sum of squares).
     """
     n = env.num_envs
-    obs, _ = env.reset(seed=seed)
     params = torch.zeros(n, rows.shape[1])
-    member = np.full(n, -1)  # the row each sub-env plays, -1 = none
-    fresh = np.ones(n, dtype=bool)  # at the start of an episode, waiting for a row
-    resetting = np.zeros(n, dtype=bool)  # its episode ended: the next step resets it
     returns, lengths = np.zeros(len(rows)), np.zeros(len(rows), dtype=np.int64)
-    count, obs_sum, obs_sumsq = 0, np.zeros(obs.shape[1]), np.zeros(obs.shape[1])
-    queued = 0
-    while True:
-        take = np.flatnonzero(fresh)[: len(rows) - queued]
-        member[take] = np.arange(queued, queued + len(take))
-        params[take] = torch.from_numpy(rows[queued:queued + len(take)])
-        fresh[take] = False
-        queued += len(take)
-        playing = member >= 0
-        if not playing.any() and queued == len(rows):
-            break
-        seen = obs[playing].astype(np.float64)
-        count, obs_sum, obs_sumsq = count + len(seen), obs_sum + seen.sum(0), obs_sumsq + (seen**2).sum(0)
-        obs, reward, terminated, truncated, _ = env.step(policy.act_population(obs, params))
-        returns[member[playing]] += reward[playing]
-        lengths[member[playing]] += 1
-        fresh |= resetting
-        resetting = playing & (terminated | truncated)
-        member[resetting] = -1
+    dim = env.single_observation_space.shape[0]
+    count, obs_sum, obs_sumsq = 0, np.zeros(dim), np.zeros(dim)
+    for start in range(0, len(rows), n):
+        m = min(n, len(rows) - start)
+        params[:m] = torch.from_numpy(rows[start:start + m])
+        obs, _ = reset_with_seeds(env, [int(s) for s in seeds[start:start + m]] + [0] * (n - m))
+        playing = np.arange(n) < m
+        while playing.any():
+            seen = obs[playing].astype(np.float64)
+            count, obs_sum, obs_sumsq = count + len(seen), obs_sum + seen.sum(0), obs_sumsq + (seen**2).sum(0)
+            obs, reward, terminated, truncated, _ = env.step(policy.act_population(obs, params))
+            returns[start:start + m] += reward[:m] * playing[:m]
+            lengths[start:start + m] += playing[:m]
+            playing &= ~(terminated | truncated)
     return returns, lengths, (count, obs_sum, obs_sumsq)
+
+
+def reset_with_seeds(env: gym.vector.VectorEnv, seeds: list[int]) -> tuple[np.ndarray, dict]:
+    """Each sub-env from its own seed where the vector env takes a list (sync/async); a native vector
+    env (CartPole) takes one seed, and its sub-envs draw different start states from it."""
+    if isinstance(env, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv)):
+        return env.reset(seed=seeds)
+    return env.reset(seed=seeds[0])
 
 
 def evaluate_share(worker: RolloutWorker, population: Population, payload: dict[str, Any], share: int,
@@ -138,7 +145,7 @@ def evaluate_share(worker: RolloutWorker, population: Population, payload: dict[
     rows, index = population.rows(members, payload, worker.shared.get(NOISE_TABLE))
     worker.policy.set_obs_stats(payload["obs_mean"], payload["obs_var"])
     returns, lengths, (count, obs_sum, obs_sumsq) = run_episodes(
-        worker.env, worker.policy, rows, seed=(population.seed + 7919 * share) % 2**31
+        worker.env, worker.policy, rows, population.episode_seeds(members)
     )
     return Evaluated(members, index, returns, lengths, count, obs_sum, obs_sumsq)
 
