@@ -5,38 +5,26 @@ appears once in metrics.parquet, and the checkpoint evaluates."""
 from __future__ import annotations
 
 import json
-import threading
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from conftest import JOBS
-from test_onpolicy_cli import kill_one_rollout_worker, only_run_dir, rollout_actor_names
+from test_onpolicy_cli import run_killing_one_worker
 from trainfleet.cli import main
 
-GENERATIONS = 12
-POPULATION = 60
+GENERATIONS = 10
+POPULATION = 40
 EVAL_EPISODES = 5
 
 
 def test_es_job_on_two_workers_survives_a_killed_one(ray_session, runs, capsys):
-    codes: list[int] = []
-    before = rollout_actor_names(ray_session)
-    run = threading.Thread(target=lambda: codes.append(main([
+    summary, m, run_dir = run_killing_one_worker(ray_session, [
         "run", str(JOBS / "rl" / "es_cartpole.yaml"), "--output", str(runs),
         "--set", "resources.rollout_workers=2", "--set", "resources.cpus_per_worker=0.5",
         "--set", f"hparams.population_size={POPULATION}", "--set", f"stop.iterations={GENERATIONS}",
         "--set", "stop.episode_return_mean=1000", "--set", "stop.env_steps=10000000", "--set", "checkpoint.every=5",
-    ])))
-    run.start()
-    killed = kill_one_rollout_worker(ray_session, before)
-    run.join(timeout=600)
-    assert codes == [0], killed
-
-    run_dir = only_run_dir(runs)
-    summary = json.loads((run_dir / "summary.json").read_text())
+    ], runs)
     assert summary["status"] == "completed" and summary["stop_reason"] == "iterations", summary
-    m = pq.read_table(run_dir / "metrics.parquet").to_pandas()
     assert list(m["iteration"]) == list(range(1, GENERATIONS + 1))  # every generation once
     assert m["worker_restarts"].iloc[-1] == 1, list(m["worker_restarts"])
     # nothing lost: every generation played its whole population plus the greedy episodes
