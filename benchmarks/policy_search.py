@@ -167,21 +167,37 @@ def main() -> None:
 
     import ray
 
+    local: dict[int, dict[str, float]] = {}
+    sent: dict[tuple[str, int], int] = {}
+    cluster: dict[int, dict[str, float]] = {}
+    failed: list[str] = []
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False, address="local")
-    local = {w: throughput(w) for w in (0, 1, 2)}
-    print("throughput", local, flush=True)
-    sizes = {"es": [20, 200, 2000], "cem": [20, 200, 2000], "cma_es": [20, 200]}
-    sent = {(n, p): bytes_per_generation(n, p) for n, ps in sizes.items() for p in ps}
-    print("bytes", sent, flush=True)
-    ray.shutdown()
-    cluster = {} if args.skip_cluster else {n: cluster_throughput(n) for n in (1, 2, 4)}
-    print("cluster", cluster, flush=True)
-    write_report(args, runs, local, cluster, sent, load_start, os.getloadavg()[0])
+    try:
+        for w in (0, 1, 2):
+            local[w] = throughput(w)
+            print("throughput", w, local[w], flush=True)
+        sizes = {"es": [20, 200, 2000], "cem": [20, 200, 2000], "cma_es": [20, 200]}
+        for n, ps in sizes.items():
+            for p in ps:
+                sent[(n, p)] = bytes_per_generation(n, p)
+                print("bytes", n, p, sent[(n, p)], flush=True)
+    except (ray.exceptions.RayError, RuntimeError) as err:  # e.g. the shared box's memory monitor killing a worker
+        failed.append(f"local Ray part stopped: {str(err).splitlines()[0]}")
+    finally:
+        ray.shutdown()
+    if not args.skip_cluster:
+        try:
+            for n in (1, 2, 4):
+                cluster[n] = cluster_throughput(n)
+                print("cluster", n, cluster[n], flush=True)
+        except (ray.exceptions.RayError, RuntimeError) as err:
+            failed.append(f"cluster part stopped: {str(err).splitlines()[0]}")
+    write_report(args, runs, local, cluster, sent, failed, load_start, os.getloadavg()[0])
 
 
 def write_report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]], local: dict[int, dict[str, float]],
-                 cluster: dict[int, dict[str, float]], sent: dict[tuple[str, int], int], load_start: float,
-                 load_end: float) -> None:
+                 cluster: dict[int, dict[str, float]], sent: dict[tuple[str, int], int], failed: list[str],
+                 load_start: float, load_end: float) -> None:
     ars = median(runs["ars"], "wall_s")
     ars_reached = sum(r["reached"] for r in runs["ars"])
     labels = {"es": "trainfleet es (jobs/rl/es_cartpole.yaml)", "cem": "trainfleet cem (jobs/rl/cem_cartpole.yaml)",
@@ -214,7 +230,7 @@ def write_report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]
     for n, rows in runs.items():
         lines.append(f"- {n}: " + ", ".join(f"{r['wall_s']:.1f} / {r['env_steps']:,} / {'yes' if r['reached'] else 'no'}"
                                             for r in rows))
-    base = local[1]["steps_per_s"]
+    base = local[1]["steps_per_s"] if 1 in local else float("nan")
     lines += [
         "",
         "## 2. Generation throughput (env steps/s), 400 members x 500 steps, 16 envs per worker",
@@ -252,7 +268,8 @@ def write_report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]
         "cma's `ask()` returns (population x parameters x 4 bytes).",
         "",
     ]
-    OUT.write_text("\n".join(lines))
+    lines += [f"Not measured in this run: {f}" for f in failed]
+    OUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT}")
 
 
