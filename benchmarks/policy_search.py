@@ -249,10 +249,12 @@ def write_report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]
     lines += [
         "",
         "The learner waits while a generation is evaluated, so the workers have the cores. On this "
-        "2-vCPU box shared with other engineers, 2 workers can only gain what the other jobs leave "
-        "free; the 4-node cluster runs 4 workers on 2 cores, so its figure is scheduling and "
-        "object-store overhead, not speed: it shows the path (one noise table per node, one payload "
-        "per generation), not the gain, which needs real cores per node.",
+        "2-vCPU box shared with other engineers the rows run minutes apart under different load (see "
+        "the load averages above), so the ratios mix scaling with load changes: 2 workers can only gain "
+        "what the other jobs leave free, and 4 single-CPU nodes share the same 2 cores, so a 4-node "
+        "figure above the 2-node one is the box getting quieter, not speed. The cluster rows show the "
+        "path (each node maps one copy of the noise table, one payload per generation); the gain "
+        "needs real cores per node.",
         "",
         "## 3. Bytes sent to the workers per generation (2 workers, policy MLP [16])",
         "",
