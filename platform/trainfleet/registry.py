@@ -37,6 +37,7 @@ def _entries(*entries: Entry) -> dict[tuple[str, str], Entry]:
 
 _TAB = "trainfleet.rl.tabular"
 _DEEP = "trainfleet.rl.deep"
+_SEARCH = "trainfleet.rl.search"
 
 ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     # Unit 1: planning with a known model
@@ -59,6 +60,10 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("dqn", f"{_DEEP}.dqn:DQN", "deep Q-network; double, dueling and prioritized replay as switches", "deep/off-policy"),
     Entry("ddpg", f"{_DEEP}.ddpg:DDPG", "deep deterministic policy gradient", "deep/off-policy"),
     Entry("td3", f"{_DEEP}.td3:TD3", "twin delayed DDPG", "deep/off-policy"),
+    # Unit 2: stochastic policy search, the population evaluated across rollout workers
+    Entry("cem", f"{_SEARCH}.cem:CEM", "cross-entropy method with an added-noise schedule", "search"),
+    Entry("es", f"{_SEARCH}.es:ES", "OpenAI evolution strategies (shared noise table, antithetic pairs, centred ranks)", "search"),
+    Entry("cma_es", f"{_SEARCH}.cma_es:CMAES", "CMA-ES through the cma package's ask/tell", "search"),
     # Unit 2: meta-RL, adaptation to unseen tasks of a task family
     Entry("maml", "trainfleet.rl.meta.maml:MAML", "model-agnostic meta-learning (policy-gradient inner step, second/first order)", "meta"),
     Entry("rl2", "trainfleet.rl.meta.rl2:RL2", "RL²: a GRU policy that adapts within a trial, trained by PPO", "meta"),

@@ -22,7 +22,8 @@ _NP_TAG = "__ndarray__"
 
 def _encode(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
-        return {_NP_TAG: torch.from_numpy(np.ascontiguousarray(obj)), "dtype": str(obj.dtype)}
+        # reshape: ascontiguousarray turns a 0-d array into shape (1,)
+        return {_NP_TAG: torch.from_numpy(np.ascontiguousarray(obj).reshape(obj.shape)), "dtype": str(obj.dtype)}
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, dict):
