@@ -72,7 +72,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from trainfleet.evaluation import evaluate_run
 
-    out = evaluate_run(args.run_dir, episodes=args.episodes, gif=args.gif)
+    out = evaluate_run(args.run_dir, episodes=args.episodes, gif=args.gif, sample=args.sample)
     if args.json:
         print(json.dumps({k: v for k, v in out.items() if k != "returns"}))
     else:
@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=int, default=10)
     e.add_argument("--gif", default=None, help="record the first episode to this GIF file")
+    e.add_argument("--sample", type=int, default=0, metavar="N", help="language models: generate N words")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_eval)
 
