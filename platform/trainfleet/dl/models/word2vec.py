@@ -8,7 +8,8 @@ gensim), updates are plain SGD with a learning rate decaying linearly to `min_lr
 hand-written gradients to the rows a batch touches (`index_add_`): autograd and an optimiser over
 the whole V x D matrices would cost more than the update itself. Deviation from the C code: a
 batch's examples are updated together (summed), not one after another; with the batch sizes used
-here (a few thousand pairs) the results match gensim's (benchmarks/results/word2vec.md).
+here (a few thousand pairs) the results match gensim's (benchmarks/results/word2vec.md). The
+exception is hierarchical softmax's inner nodes, shared by most paths: they take the batch mean.
 
 Several Ray Train workers each train on their shard of the sentences and average their matrices
 every `sync_every` batches (local SGD / model averaging): an all-reduce of V x D floats now and
@@ -101,10 +102,15 @@ class Word2Vec(nn.Module):
         score = (u * h[:, None, :]).sum(-1)
         p = torch.sigmoid(score)
         g = (label - p) * lr
+        g_out = g
         if mask is not None:  # hierarchical softmax: paths shorter than the longest are padded
             g = g * mask
+            # The tree's top nodes are on every path: summing a whole batch's steps into them diverges
+            # (sequential SGD would see each step's effect), so each inner node takes the batch mean.
+            hits = torch.bincount(rows.reshape(-1), weights=mask.reshape(-1).to(h.dtype), minlength=out.shape[0])
+            g_out = g / hits[rows].clamp(min=1)
         dh += torch.bmm(g[:, None, :], u)[:, 0, :]
-        out.data.index_add_(0, rows.reshape(-1), (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
+        out.data.index_add_(0, rows.reshape(-1), (g_out[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
         nll = torch.nn.functional.softplus(torch.where(label > 0.5, -score, score))  # -log sigma(+-score)
         return (nll if mask is None else nll * mask).sum()
 
@@ -125,12 +131,16 @@ class CBOW(Word2Vec):
 
     arch = "cbow"
 
-    def step(self, centers: torch.Tensor, contexts: torch.Tensor, lr: float, gen: torch.Generator) -> float:
-        """centers (B,), contexts (B, 2c) padded with -1. Returns the summed loss."""
+    def context_mean(self, contexts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The hidden vector: mean of the context words' input vectors (padding -1 ignored); also mask and ids."""
         mask = contexts >= 0
         ctx = contexts.clamp(min=0)
-        vecs = self.w_in.data[ctx] * mask[:, :, None]
-        h = vecs.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        vecs = torch.nn.functional.embedding(ctx, self.w_in.data) * mask[:, :, None]
+        return vecs.sum(1) / mask.sum(1, keepdim=True).clamp(min=1), mask, ctx
+
+    def step(self, centers: torch.Tensor, contexts: torch.Tensor, lr: float, gen: torch.Generator) -> float:
+        """centers (B,), contexts (B, 2c) padded with -1. Returns the summed loss."""
+        h, mask, ctx = self.context_mean(contexts)
         dh, loss = self._output_step(h, centers, lr, gen)
         upd = (dh[:, None, :] * mask[:, :, None]).reshape(-1, h.shape[1])
         self.w_in.data.index_add_(0, ctx.reshape(-1), upd)

@@ -148,7 +148,7 @@ def _glove(spec: jobs.JobSpec, hp: Any, corpus: Corpus, report: Any) -> artifact
     counts = sum(parts[1:], parts[0]).tocoo()  # sparse sum merges the shards
     count_s = time.perf_counter() - t0
     model = GloVe(hp, len(corpus.vocab), spec.seed)
-    opt = torch.optim.Adagrad(model.parameters(), lr=hp.lr, initial_accumulator_value=1.0)  # glove.c starts gradsq at 1
+    opt = torch.optim.Adagrad(model.parameters(), lr=hp.lr)
     rng = np.random.default_rng(spec.seed)
     history, time_s = [], count_s
     for epoch in range(1, epochs_of(spec, hp) + 1):
@@ -249,4 +249,7 @@ def text_trainable(spec: jobs.JobSpec) -> Any:
 
     if spec.model in WORD2VEC:  # RAY: the trial waits while the Train workers reserve their own CPUs
         return tune.with_resources(text_trial, {"memory": 1})
-    return tune.with_resources(text_trial, {"CPU": 1})  # RAY: counting tasks take the other CPUs
+    if spec.model in ("glove", "tfidf"):  # RAY: the trial's CPU, plus CPUs for the shard-counting tasks
+        slots = max(hparams(spec).shards - 1, 1)
+        return tune.with_resources(text_trial, tune.PlacementGroupFactory([{"CPU": 1}] + [{"CPU": 1}] * slots))
+    return tune.with_resources(text_trial, {"CPU": 1})
