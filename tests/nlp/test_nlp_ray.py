@@ -93,3 +93,5 @@ def test_text_spec_errors_exit_2_with_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "text" in err
     assert main(["validate", str(JOBS / "skipgram_lee.yaml"), "--set", "task=classify"]) == 2
     assert "does task embed" in capsys.readouterr().err
+    assert main(["validate", str(JOBS / "skipgram_lee.yaml"), "--set", "hparams.negative=0"]) == 2
+    assert "negative > 0 or hs" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from trainfleet.dl.text.corpus import CorpusHparams
@@ -40,6 +40,12 @@ class Hparams(CorpusHparams):
     batch_words: int = Field(10_000, ge=100, description="corpus words per batch (before pairs are formed)")
     sync_every: int = Field(4, ge=1, description="batches between parameter averages when several workers train")
 
+    @model_validator(mode="after")
+    def _an_output_layer(self) -> "Hparams":
+        if not (self.negative or self.hs):
+            raise ValueError("word2vec needs negative > 0 or hs: true (an output layer to train)")
+        return self
+
 
 Arch = Literal["skipgram", "cbow"]
 NOISE_TABLE = 1_000_000
@@ -53,8 +59,6 @@ class Word2Vec(nn.Module):
 
     def __init__(self, hp: Hparams, vocab: Vocab, seed: int = 0) -> None:
         super().__init__()
-        if not (hp.negative or hp.hs):
-            raise ValueError("word2vec needs negative > 0 or hs: true")
         g = torch.Generator().manual_seed(seed)
         v, d = len(vocab), hp.dim
         self.hp = hp

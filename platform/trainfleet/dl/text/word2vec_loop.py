@@ -51,11 +51,11 @@ def train_epoch(model: Word2Vec, batches: Iterable[list[np.ndarray]], schedule: 
     """
     hp = model.hp
     keep = model.keep.numpy()
+    make = skipgram_pairs if model.arch == "skipgram" else cbow_examples
     loss_sum, examples, words, n_batches = 0.0, 0, 0, 0
     t0 = time.perf_counter()
     for sentences in batches:
         sub = [subsample(s, keep, rng) for s in sentences]
-        make = skipgram_pairs if model.arch == "skipgram" else cbow_examples
         centers, contexts = make(sub, hp.window, rng)
         order = rng.permutation(len(centers))
         centers_t, contexts_t = torch.from_numpy(centers[order]), torch.from_numpy(contexts[order])
