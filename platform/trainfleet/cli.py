@@ -93,7 +93,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_data_export(args: argparse.Namespace) -> int:
     from trainfleet.dl.data.source import export
 
-    print(export(args.name, args.dir))
+    print(export(args.name, args.dir, args.shards))
     return 0
 
 
@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     dx = dsub.add_parser("export", help="write a built-in dataset to DIR/NAME.parquet (local path or URI)")
     dx.add_argument("name")
     dx.add_argument("dir")
+    dx.add_argument("--shards", type=int, default=1, help="write DIR/NAME/part-*.parquet, this many files")
     dx.set_defaults(func=_cmd_data_export)
 
     s = sub.add_parser("submit", help="submit a job to a Ray cluster through the Jobs API")

@@ -69,13 +69,15 @@ def test_vocabulary_min_count_subsampling_noise_and_huffman():
     assert len(paths) == 3 and not any(a != b and b[:len(a)] == a for a in paths for b in paths)  # prefix-free
 
 
-@pytest.mark.parametrize("name", ["lee", "polarity"])
-def test_text_dataset_exports_to_parquet_losslessly(name, tmp_path):
+@pytest.mark.parametrize("name,shards", [("lee", 1), ("polarity", 1), ("wiki-head500", 3)])
+def test_text_dataset_exports_to_parquet_losslessly(name, shards, tmp_path):
     from trainfleet import registry
-    from trainfleet.dl.data.source import export
+    from trainfleet.dl.data.source import export, read_parquet
 
     table = registry.DATASETS[name].load()()
-    path = export(name, str(tmp_path))
-    back = pq.read_table(path)
-    assert back.equals(table), f"{name}: the Parquet file differs from the built-in table"
+    path = export(name, str(tmp_path), shards)
+    back = read_parquet(path)  # what a job's `data: {path: ...}` reads
+    assert back.equals(table), f"{name}: the Parquet data differs from the built-in table"
     assert back.num_rows == table.num_rows > 100
+    if shards > 1:
+        assert len(list((tmp_path / name).glob("part-*.parquet"))) == shards

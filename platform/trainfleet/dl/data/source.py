@@ -187,8 +187,12 @@ def prepare(ds: DataSpec, seed: int) -> Prepared:
     return Prepared(table.take(s.train_idx), table.take(s.val_idx), info, s.record())
 
 
-def export(name: str, directory: str) -> str:
-    """`trainfleet data export NAME DIR`: a built-in dataset as DIR/NAME.parquet (metadata kept)."""
+def export(name: str, directory: str, shards: int = 1) -> str:
+    """`trainfleet data export NAME DIR`: a built-in dataset as DIR/NAME.parquet (metadata kept).
+
+    With shards > 1: DIR/NAME/part-00000.parquet ... (row ranges in order), a directory that
+    `data: {path: ...}` and Ray Data read as one dataset, one file per reader.
+    """
     from trainfleet import registry
     from trainfleet.errors import UserError
 
@@ -196,9 +200,18 @@ def export(name: str, directory: str) -> str:
         registry.named(registry.DATASETS, "dataset", name, path="NAME")
     filesys, inner = filesystem(directory)
     filesys.create_dir(inner, recursive=True)
-    target = f"{directory.rstrip('/')}/{name}.parquet"
+    table = registry.DATASETS[name].load()()
+    if shards > 1:
+        target = f"{directory.rstrip('/')}/{name}"
+        filesys.create_dir(filesystem(target)[1], recursive=True)
+        step = -(-table.num_rows // shards)
+        parts = [(f"{target}/part-{i:05d}.parquet", table.slice(i * step, step)) for i in range(shards)]
+    else:
+        target = f"{directory.rstrip('/')}/{name}.parquet"
+        parts = [(target, table)]
     try:
-        pq.write_table(registry.DATASETS[name].load()(), filesystem(target)[1], filesystem=filesys)
+        for path, part in parts:
+            pq.write_table(part, filesystem(path)[1], filesystem=filesys)
     except OSError as err:
         raise UserError(f"cannot write {target}: {err}") from None
     return target
