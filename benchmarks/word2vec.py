@@ -151,6 +151,9 @@ def main() -> None:
         lines.append(f"| {name} | {rate:,.0f} | {best:,.0f} | {rate / g1:.2f} |")
     lines += ["", f"- trainfleet 1 Ray Train worker / gensim 1 thread: **{r1 / g1:.2f}x** (target >= 0.5x).",
               f"- trainfleet 2 workers / 1 worker: **{r2 / r1:.2f}x** (target >= 1.6x); gensim 2 threads / 1 thread: {g2 / g1:.2f}x.",
+              "- gensim's own 2-thread / 1-thread ratio says whether the machine had a second free core during the run: "
+              "where it is far below 2x, no implementation can show its scaling, and the load moved between the rows "
+              "(measured one after another); rerun on an idle machine before reading the ratios as the implementations' own.",
               f"- Fixed cost outside the epochs (TorchTrainer start-up, Ray already running): {s1:.0f} s with 1 worker, {s2:.0f} s with 2.",
               f"- How cost grows: time per epoch is linear in corpus words (pairs = words x ~window; each pair touches "
               f"1 + negatives output rows of dim D, or log2 V Huffman nodes with hs), and does not otherwise depend on the "
