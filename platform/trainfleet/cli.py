@@ -74,7 +74,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from trainfleet.evaluation import evaluate_run
 
-    out = evaluate_run(args.run_dir, episodes=args.episodes, gif=args.gif)
+    out = evaluate_run(args.run_dir, episodes=args.episodes, gif=args.gif, sample=args.sample)
     if args.json:
         print(json.dumps({k: v for k, v in out.items() if k != "returns"}))
     else:
@@ -95,7 +95,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_data_export(args: argparse.Namespace) -> int:
     from trainfleet.dl.data.source import export
 
-    print(export(args.name, args.dir))
+    print(export(args.name, args.dir, args.shards))
     return 0
 
 
@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=int, default=10)
     e.add_argument("--gif", default=None, help="record the first episode to this GIF file")
+    e.add_argument("--sample", type=int, default=0, metavar="N", help="language models: generate N words")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_eval)
 
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     dx = dsub.add_parser("export", help="write a built-in dataset to DIR/NAME.parquet (local path or URI)")
     dx.add_argument("name")
     dx.add_argument("dir")
+    dx.add_argument("--shards", type=int, default=1, help="write DIR/NAME/part-*.parquet, this many files")
     dx.set_defaults(func=_cmd_data_export)
 
     s = sub.add_parser("submit", help="submit a job to a Ray cluster through the Jobs API")

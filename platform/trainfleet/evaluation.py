@@ -18,13 +18,19 @@ from trainfleet.errors import UserError
 from trainfleet.results import final_checkpoint, load_run_spec
 
 
-def evaluate_run(run_dir: str | Path, episodes: int = 10, gif: str | None = None) -> dict[str, Any]:
+def evaluate_run(run_dir: str | Path, episodes: int = 10, gif: str | None = None, sample: int = 0) -> dict[str, Any]:
     if episodes < 1:
         raise UserError(f"--episodes {episodes}: evaluate at least 1 episode")
     if gif and not Path(gif).resolve().parent.is_dir():
         raise UserError(f"--gif {gif}: the folder {Path(gif).resolve().parent} does not exist")
     spec, _ = load_run_spec(run_dir)
     ckpt = final_checkpoint(run_dir)
+    from trainfleet.dl.text import TEXT_TASKS
+
+    if spec.task in TEXT_TASKS:
+        from trainfleet.dl.text.evaluate import evaluate_text_run
+
+        return evaluate_text_run(ckpt, sample_words=sample)
     if not spec.is_rl:
         from trainfleet.dl.evaluate import evaluate_dl_run
 

@@ -77,6 +77,7 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
 
 _DLM = "trainfleet.dl.models"
 _DLD = "trainfleet.dl.data.builtin"
+_TXT = "trainfleet.dl.text.corpora"
 
 
 def _named(*entries: Entry) -> dict[str, Entry]:
@@ -98,6 +99,12 @@ MODELS: dict[str, Entry] = _named(
     Entry("gan", f"{_DLM}.gan:GAN", "the notes' MLP GAN (G 256-512-1024, D 512-256), label smoothing", "generate"),
     Entry("dcgan", f"{_DLM}.gan:DCGAN", "deep convolutional GAN", "generate"),
     Entry("transfer", f"{_DLM}.transfer:Transfer", "pre-trained body from another run or weights file, new head, freeze/unfreeze top k", "classify"),
+    # Unit 4: NLP (trained by dl/text/train.py)
+    Entry("tfidf", f"{_DLM}.tfidf:TfIdf", "vector space model: TF, IDF (notes or smoothed), TF-IDF, cosine ranking", "embed"),
+    Entry("skipgram", f"{_DLM}.word2vec:SkipGram", "word2vec skip-gram, negative sampling or hierarchical softmax, on Ray Train", "embed"),
+    Entry("cbow", f"{_DLM}.word2vec:CBOW", "word2vec CBOW, negative sampling or hierarchical softmax, on Ray Train", "embed"),
+    Entry("glove", f"{_DLM}.glove:GloVe", "GloVe: co-occurrence counts in Ray tasks, weighted least squares with AdaGrad", "embed"),
+    Entry("lstm_lm", f"{_DLM}.language_model:LSTMLanguageModel", "word-level LSTM language model: perplexity, sampled text", "language_model"),
 )
 DATASETS: dict[str, Entry] = _named(
     Entry("digits", f"{_DLD}:digits", "scikit-learn's 1,797 8x8 handwritten digits (real data), 10 classes"),
@@ -108,6 +115,9 @@ DATASETS: dict[str, Entry] = _named(
     Entry("xor-2d", f"{_DLD}:xor_2d", "XOR of the unit square's corners with jitter (seed 0)"),
     Entry("moons-2d", f"{_DLD}:moons_2d", "scikit-learn two moons, noise 0.15 (seed 0)"),
     Entry("sine-regression", f"{_DLD}:sine_regression", "y = sin(x) + noise on [-3, 3] (seed 0)"),
+    Entry("lee", f"{_TXT}:lee", "gensim's Lee background corpus: 300 news documents, ~60k tokens"),
+    Entry("wiki-head500", f"{_TXT}:wiki_head500", "gensim's first 500 Wikipedia articles, ~331k tokens, lower-cased and stemmed"),
+    Entry("polarity", f"{_TXT}:polarity", "gensim's 200 Pang & Lee movie-review sentences, positive/negative"),
 )
 
 

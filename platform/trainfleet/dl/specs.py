@@ -14,15 +14,17 @@ from pydantic import ValidationError
 
 from trainfleet import jobs, registry
 from trainfleet.dl.tasks import TASK_NAMES
+from trainfleet.dl.text import TEXT_TASKS
 from trainfleet.errors import SpecError, did_you_mean, excerpt
 
 # Models that cannot be data-parallel: the perceptron's rule and the GAN's two optimisers
 # step outside a single DDP forward/backward.
-SINGLE_WORKER = {"perceptron", "gan", "dcgan"}
+SINGLE_WORKER = {"perceptron", "gan", "dcgan", "glove", "tfidf", "lstm_lm"}
 TASKS_OF = {
     "perceptron": {"classify"},
     "autoencoder": {"reconstruct"}, "denoising_autoencoder": {"reconstruct"}, "conv_autoencoder": {"reconstruct"},
     "gan": {"generate"}, "dcgan": {"generate"},
+    "tfidf": {"embed"}, "skipgram": {"embed"}, "cbow": {"embed"}, "glove": {"embed"}, "lstm_lm": {"language_model"},
 }
 DEFAULT_TASKS = {"classify", "regress"}
 MAX_FILE_NAME, MAX_PATH = 255, 4096  # Linux's NAME_MAX and PATH_MAX
@@ -52,10 +54,11 @@ def check(spec: jobs.JobSpec, *, file: str | None = None) -> None:
     """Task/model/dataset names, data paths and columns, worker count (raises SpecError)."""
     from trainfleet.dl.data import source
 
+    names = TASK_NAMES + TEXT_TASKS
     if spec.task is None:
-        raise SpecError(f"a DL job needs `task:` ({', '.join(TASK_NAMES)})", file=file, path="task")
-    if spec.task not in TASK_NAMES:
-        raise SpecError(f"unknown task {excerpt(spec.task)}{did_you_mean(spec.task, TASK_NAMES)}; one of {', '.join(TASK_NAMES)}",
+        raise SpecError(f"a DL job needs `task:` ({', '.join(names)})", file=file, path="task")
+    if spec.task not in names:
+        raise SpecError(f"unknown task {excerpt(spec.task)}{did_you_mean(spec.task, names)}; one of {', '.join(names)}",
                         file=file, path="task")
     allowed = TASKS_OF.get(spec.model, DEFAULT_TASKS)
     if spec.task not in allowed:
@@ -77,6 +80,11 @@ def check(spec: jobs.JobSpec, *, file: str | None = None) -> None:
             if getattr(ds, key):
                 _check_rows(getattr(ds, key), f"data.{key}", file)
         schema = source.read_schema(ds.path)
+    if spec.task in TEXT_TASKS:
+        if "text" not in schema.names:
+            raise SpecError(f"a text job reads a `text` column; the data has {', '.join(schema.names[:12])}",
+                            file=file, path="data")
+        return
     _check_columns(spec, ds, schema, file)
     if spec.model == "transfer":
         _check_transfer(spec, file)

@@ -54,6 +54,12 @@ def trainable_for(spec: jobs.JobSpec) -> Any:
         from trainfleet.launch.trial import rl_trial
 
         return tune.with_resources(rl_trial, trial_resources(spec))
+    from trainfleet.dl.text import TEXT_TASKS
+
+    if spec.task in TEXT_TASKS:
+        from trainfleet.dl.text.train import text_trainable
+
+        return text_trainable(spec)
     from trainfleet.dl.train import dl_trainable
 
     return dl_trainable(spec)

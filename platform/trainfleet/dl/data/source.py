@@ -193,25 +193,38 @@ def prepare(ds: DataSpec, seed: int) -> Prepared:
     return Prepared(table.take(s.train_idx), table.take(s.val_idx), info, s.record())
 
 
-def export(name: str, directory: str) -> str:
-    """`trainfleet data export NAME DIR`: a built-in dataset as DIR/NAME.parquet (metadata kept)."""
+def export(name: str, directory: str, shards: int = 1) -> str:
+    """`trainfleet data export NAME DIR`: a built-in dataset as DIR/NAME.parquet (metadata kept).
+
+    With shards > 1: DIR/NAME/part-00000.parquet ... (row ranges in order), a directory that
+    `data: {path: ...}` and Ray Data read as one dataset, one file per reader.
+    """
     from trainfleet import registry
     from trainfleet.errors import UserError
 
     if name not in registry.DATASETS:
         registry.named(registry.DATASETS, "dataset", name, path="NAME")
     filesys, inner = filesystem(directory)
-    target = f"{directory.rstrip('/')}/{name}.parquet"
     table = registry.DATASETS[name].load()()
+    if shards > 1:
+        target = f"{directory.rstrip('/')}/{name}"
+        step = -(-table.num_rows // shards)
+        parts = [(f"{target}/part-{i:05d}.parquet", table.slice(i * step, step)) for i in range(shards)]
+    else:
+        target = f"{directory.rstrip('/')}/{name}.parquet"
+        parts = [(target, table)]
     try:
         filesys.create_dir(inner, recursive=True)
-        if "://" in directory:
-            pq.write_table(table, filesystem(target)[1], filesystem=filesys)
-        else:  # a local file is written aside and renamed: never through a planted link
-            from trainfleet.results import atomic_write
+        if shards > 1:
+            filesys.create_dir(filesystem(target)[1], recursive=True)
+        for path, part in parts:
+            if "://" in directory:
+                pq.write_table(part, filesystem(path)[1], filesystem=filesys)
+            else:  # a local file is written aside and renamed: never through a planted link
+                from trainfleet.results import atomic_write
 
-            with atomic_write(target) as tmp:
-                pq.write_table(table, tmp)
+                with atomic_write(path) as tmp:
+                    pq.write_table(part, tmp)
     except OSError as err:
         raise UserError(f"cannot write {target}: {err}") from None
     return target
