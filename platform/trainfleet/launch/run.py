@@ -84,7 +84,7 @@ def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, log: SweepL
         name="tune",
         storage_path=str(run_dir),
         verbose=0,
-        stop=schedulers.met_own_stop,
+        stop=schedulers.stopper(spec),
         callbacks=callbacks,
         checkpoint_config=tune.CheckpointConfig(num_to_keep=schedulers.checkpoints_to_keep(spec)),
         failure_config=tune.FailureConfig(max_failures=spec.checkpoint.max_failures),

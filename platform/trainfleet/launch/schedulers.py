@@ -132,6 +132,13 @@ def met_own_stop(trial_id: str, result: dict[str, Any]) -> bool:
     return bool(result.get("stop_reason"))
 
 
+def stopper(spec: jobs.JobSpec) -> Any:
+    """`met_own_stop` for PBT sweeps only. Tune stops a trial by killing its actor, which leaves a
+    DDP trial's Ray Train worker group (and its placement group) behind until the driver exits;
+    other runs end their trial function themselves when the job's `stop:` is met."""
+    return met_own_stop if spec.tune is not None and spec.tune.scheduler == "pbt" else None
+
+
 def checkpoints_to_keep(spec: jobs.JobSpec) -> int:
     """Tune's per-trial checkpoint retention: the spec's `keep`, raised where PBT needs more.
 
