@@ -53,7 +53,7 @@ def trainable_for(spec: jobs.JobSpec) -> Any:
         from trainfleet.launch.trial import rl_trial
 
         return tune.with_resources(rl_trial, trial_resources(spec))
-    from trainfleet.dl.train import dl_trainable
+    from trainfleet.dl.trial import dl_trainable
 
     return dl_trainable(spec)
 
