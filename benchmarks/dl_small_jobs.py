@@ -63,6 +63,28 @@ sys.exit(rc)
 """
 
 
+# What a fresh trial process imports and builds before its first epoch (the plain script pays the last two too).
+TRIAL_IMPORTS = """
+import json, time
+t0 = time.perf_counter()
+import ray.tune
+t1 = time.perf_counter()
+import torch
+t2 = time.perf_counter()
+import trainfleet.dl.trial, trainfleet.dl.engine, trainfleet.launch.trial
+t3 = time.perf_counter()
+torch.optim.Adam(torch.nn.Linear(2, 2).parameters())
+t4 = time.perf_counter()
+print(json.dumps({"import ray.tune": t1 - t0, "import torch": t2 - t1, "import trainfleet's trial modules": t3 - t2,
+                  "first torch.optim.Adam (imports torch._dynamo)": t4 - t3}))
+"""
+
+
+def trial_imports() -> dict:
+    proc = subprocess.run([sys.executable, "-c", TRIAL_IMPORTS], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run_trainfleet(job: str, sets: list[str], out: Path) -> dict:
     marks_file = out / f"marks-{time.time_ns()}.json"
     argv = ["run", str(ROOT / job), "--output", str(out / "runs")] + [a for s in sets for a in ("--set", s)]
@@ -108,7 +130,9 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="tf-dl-small-"))
     load0 = os.getloadavg()[0]
     rows: dict[str, dict[str, list]] = {n: {"plain": [], "trainfleet": [], "ray_train": []} for n in JOBS}
+    imports: list[dict] = []
     for rep in range(args.reps):
+        imports.append(trial_imports())
         for name, (job, sets) in JOBS.items():
             runs = [("plain", lambda: run_plain(name)), ("trainfleet", lambda: run_trainfleet(job, sets, out))]
             if name in args.ray_train:
@@ -118,10 +142,10 @@ def main() -> None:
             for kind, fn in runs:
                 rows[name][kind].append(fn())
                 print(f"rep {rep + 1} {name:<5} {kind:<10} {rows[name][kind][-1]['wall']:6.1f} s", flush=True)
-    report(rows, args, load0, os.getloadavg()[0], Path(args.out))
+    report(rows, imports, args, load0, os.getloadavg()[0], Path(args.out))
 
 
-def report(rows: dict, args: argparse.Namespace, load0: float, load1: float, path: Path) -> None:
+def report(rows: dict, imports: list[dict], args: argparse.Namespace, load0: float, load1: float, path: Path) -> None:
     import ray
     import torch
 
@@ -164,6 +188,8 @@ def report(rows: dict, args: argparse.Namespace, load0: float, load1: float, pat
                                                 for r in rows.values()) + " |")
     lines.append("| whole process | " + " | ".join(f"{med([t['wall'] for t in r['trainfleet']]):.2f}"
                                                   for r in rows.values()) + " |")
+    lines += ["", "Of the trial overhead, in a fresh process like the trial's (median): "
+              + "; ".join(f"{k} {med([i[k] for i in imports]):.2f} s" for k in imports[0]) + "."]
     lines += ["", "Raw (seconds, in run order):", ""]
     for name, r in rows.items():
         for kind in ("plain", "trainfleet", "ray_train"):
