@@ -63,7 +63,8 @@ sys.exit(rc)
 """
 
 
-# What a fresh trial process imports and builds before its first epoch (the plain script pays the last two too).
+# What a fresh trial process imports and builds before its first epoch (the plain script pays torch and Adam
+# too), and what one checkpoint write costs.
 TRIAL_IMPORTS = """
 import json, time
 t0 = time.perf_counter()
@@ -75,13 +76,30 @@ import trainfleet.dl.trial, trainfleet.dl.engine, trainfleet.launch.trial
 t3 = time.perf_counter()
 torch.optim.Adam(torch.nn.Linear(2, 2).parameters())
 t4 = time.perf_counter()
+import sys, tempfile
+from trainfleet import jobs
+from trainfleet.dl import checkpoint as checkpoint_files
+from trainfleet.dl.engine import fit, in_memory
+spec, _ = jobs.load_job(sys.argv[1])
+prepared, batches = in_memory(spec)
+writes = []
+def report(metrics, checkpoint=None):
+    if checkpoint is not None:
+        with tempfile.TemporaryDirectory() as d:
+            t = time.perf_counter()
+            checkpoint_files.write(d, checkpoint, spec, prepared.info, prepared.split)
+            writes.append(time.perf_counter() - t)
+
+fit(spec, prepared.info, batches, report)
 print(json.dumps({"import ray.tune": t1 - t0, "import torch": t2 - t1, "import trainfleet's trial modules": t3 - t2,
-                  "first torch.optim.Adam (imports torch._dynamo)": t4 - t3}))
+                  "first torch.optim.Adam (imports torch._dynamo)": t4 - t3,
+                  "one checkpoint write (mlp_digits)": sum(writes) / len(writes)}))
 """
 
 
 def trial_imports() -> dict:
-    proc = subprocess.run([sys.executable, "-c", TRIAL_IMPORTS], capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", TRIAL_IMPORTS, str(ROOT / JOBS["mlp"][0])],
+                          capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -188,7 +206,7 @@ def report(rows: dict, imports: list[dict], args: argparse.Namespace, load0: flo
                                                 for r in rows.values()) + " |")
     lines.append("| whole process | " + " | ".join(f"{med([t['wall'] for t in r['trainfleet']]):.2f}"
                                                   for r in rows.values()) + " |")
-    lines += ["", "Of the trial overhead, in a fresh process like the trial's (median): "
+    lines += ["", "Of the trial overhead, measured in a fresh process like the trial's (median): "
               + "; ".join(f"{k} {med([i[k] for i in imports]):.2f} s" for k in imports[0]) + "."]
     lines += ["", "Raw (seconds, in run order):", ""]
     for name, r in rows.items():
