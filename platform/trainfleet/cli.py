@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from trainfleet import terminal
 from trainfleet.errors import SpecError, UserError
 
 
@@ -51,7 +52,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(f"ok: {path}")
         except SpecError as err:
             failed += 1
-            print(f"error: {err}", file=sys.stderr)
+            print(terminal.error_line(err), file=sys.stderr)
     return 2 if failed else 0
 
 
@@ -100,7 +101,8 @@ def _cmd_data_export(args: argparse.Namespace) -> int:
 def _cmd_submit(args: argparse.Namespace) -> int:
     from trainfleet.launch import submit
 
-    return submit.submit(args.job, address=args.address, wait=not args.no_wait, sets=args.set, output=args.output)
+    return submit.submit(args.job, address=args.address, wait=not args.no_wait, sets=args.set, output=args.output,
+                         working_dir=args.working_dir)
 
 
 def _cmd_follow(args: argparse.Namespace) -> int:
@@ -110,7 +112,7 @@ def _cmd_follow(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="trainfleet", description=__doc__)
+    p = terminal.OneLineParser(prog="trainfleet", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run a job (or a sweep) and write a run directory")
@@ -152,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("submit", help="submit a job to a Ray cluster through the Jobs API")
     s.add_argument("job")
-    s.add_argument("--address", default=None, help="http://HEAD:8265 (default: RAY_ADDRESS)")
+    s.add_argument("--address", default=None, help="https://HEAD:8265 or http://HEAD:8265 (default: RAY_ADDRESS)")
+    s.add_argument("--working-dir", default=None, metavar="DIR",
+                   help="folder to upload (default: the nearest folder above the job with a pyproject.toml)")
     s.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
     s.add_argument("--output", default=None, help="output root on the cluster (default ./runs in the job's working dir)")
     s.add_argument("--no-wait", action="store_true", help="print the submission id and return")
@@ -168,15 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return terminal.run(build_parser(), argv)
 
 
 if __name__ == "__main__":

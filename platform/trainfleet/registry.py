@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from trainfleet.errors import SpecError, did_you_mean
+from trainfleet.errors import SpecError, did_you_mean, excerpt
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def algorithm(
             allow_imports = os.environ.get(ALLOW_IMPORTS_ENV) == "1"
         if not allow_imports:
             raise SpecError(
-                f"{name!r} names a module to import; job specs run no code of their own by default. "
+                f"{excerpt(name)} names a module to import; job specs run no code of their own by default. "
                 f"Set {ALLOW_IMPORTS_ENV}=1 to allow your own algorithms.",
                 file=file,
                 path=path,
@@ -133,11 +133,11 @@ def algorithm(
     names = sorted({n for n, b in ALGORITHMS if b == backend})
     other = [b for n, b in ALGORITHMS if n == name]
     if other:
-        hint = f"; {name!r} exists for backend {other[0]!r}"
+        hint = f"; {excerpt(name)} exists for backend {other[0]!r}"
     else:
         hint = did_you_mean(name, names)
     raise SpecError(
-        f"unknown algorithm {name!r} for backend {backend!r}{_end(hint)} Run `trainfleet list algorithms` "
+        f"unknown algorithm {excerpt(name)} for backend {backend!r}{_end(hint)} Run `trainfleet list algorithms` "
         "to see all, or name your own as `package.module:Class`.",
         file=file,
         path=path,
@@ -158,9 +158,9 @@ def _import_path_entry(target: str, *, path: str, file: str | None) -> Entry:
     try:
         cls = entry.load()
     except (ImportError, AttributeError, ValueError) as err:
-        raise SpecError(f"cannot import algorithm {target!r}: {err}", file=file, path=path) from None
+        raise SpecError(f"cannot import algorithm {excerpt(target)}: {err}", file=file, path=path) from None
     if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
-        raise SpecError(f"{target!r} is not a trainfleet Algorithm subclass", file=file, path=path)
+        raise SpecError(f"{excerpt(target)} is not a trainfleet Algorithm subclass", file=file, path=path)
     return entry
 
 
@@ -169,7 +169,7 @@ def named(table: dict[str, Entry], kind: str, name: str, *, path: str, file: str
     if name in table:
         return table[name]
     raise SpecError(
-        f"unknown {kind} {name!r}{_end(did_you_mean(name, table))} Run `trainfleet list {kind}s` to see all.",
+        f"unknown {kind} {excerpt(name)}{_end(did_you_mean(name, table))} Run `trainfleet list {kind}s` to see all.",
         file=file,
         path=path,
     )
@@ -198,7 +198,7 @@ def check_env_id(env_id: str, *, path: str = "env.id", file: str | None = None) 
     ids = env_ids()
     if env_id not in ids:
         raise SpecError(
-            f"unknown environment {env_id!r}{_end(did_you_mean(env_id, ids))} Run `trainfleet list envs` to see all.",
+            f"unknown environment {excerpt(env_id)}{_end(did_you_mean(env_id, ids))} Run `trainfleet list envs` to see all.",
             file=file,
             path=path,
         )

@@ -67,6 +67,18 @@ def new_run_dir(output_root: str | Path, name: str) -> Path:
     return candidate
 
 
+def check_output_root(output_root: str | Path) -> None:
+    """Refuse, before Ray starts, an output root where no run directory can be created."""
+    root = Path(output_root).expanduser()
+    if any(len(part.encode()) > 255 for part in root.parts) or len(str(root).encode()) > 3800:
+        raise UserError(f"--output {str(root)[:80]}...: longer than the filesystem allows")
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"--output {root}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"--output {root}: {existing} is not writable")
+
+
 def inside(root: str | Path, path: str | Path) -> bool:
     """True when `path` resolves within `root` (a run dir may never escape the output root)."""
     root_r, path_r = Path(root).resolve(), Path(path).resolve()

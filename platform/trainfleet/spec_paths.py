@@ -38,9 +38,14 @@ def absolute(value: Any, base: Path) -> Any:
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """A section of a job not yet validated: a mapping, or nothing to resolve (validation reports it)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _fields(raw: dict[str, Any]) -> list[str]:
-    found = [f"{section}.{key}" for section in ("data", "hparams") for key in (raw.get(section) or {})]
-    found += [f"env.kwargs.{key}" for key in ((raw.get("env") or {}).get("kwargs") or {})]
+    found = [f"{section}.{key}" for section in ("data", "hparams") for key in _mapping(raw.get(section))]
+    found += [f"env.kwargs.{key}" for key in _mapping(_mapping(raw.get("env")).get("kwargs"))]
     return [f for f in found if is_path_field(f, raw)]
 
 
@@ -53,8 +58,7 @@ def resolve_file(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         for part in middle:
             node = node[part]
         node[key] = absolute(node[key], base)
-    space = (out.get("tune") or {}).get("space")
-    for dotted, domain in (space or {}).items() if isinstance(space, dict) else ():
+    for dotted, domain in _mapping(_mapping(out.get("tune")).get("space")).items():
         if is_path_field(dotted, out) and isinstance(domain, dict):
             for kind in ("grid", "choice"):
                 if isinstance(domain.get(kind), list):

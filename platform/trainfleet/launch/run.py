@@ -167,6 +167,8 @@ def run_job(
     so `--resume RUN_DIR` continues from each trial's last checkpoint.
     """
     address = cluster.target_address(address)
+    if not resume_dir:
+        results.check_output_root(output_root)
     if not address:
         cluster.check_fits(spec, job_file, None)
     t_start = time.perf_counter()

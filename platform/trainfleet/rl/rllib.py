@@ -28,10 +28,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import gymnasium as gym
 import numpy as np
 from pydantic import Field, model_validator
 
 from trainfleet import jobs, results
+from trainfleet.fields import Width
 from trainfleet.rl.core.algorithm import Hparams
 from trainfleet.rl.core.envs import make_env
 from trainfleet.rl.core.episodes import EpisodeWindow
@@ -61,7 +63,7 @@ class RLlibHparams(Hparams):
     train_batch_size: int = Field(
         2000, ge=1, description="env steps per learner update (RLlib's train_batch_size_per_learner)"
     )
-    fcnet_hiddens: list[int] = Field(default_factory=lambda: [64, 64], description="hidden layer widths")
+    fcnet_hiddens: list[Width] = Field(default_factory=lambda: [64, 64], description="hidden layer widths")
     fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field("tanh", description="hidden activation")
     episode_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
 
@@ -94,7 +96,7 @@ class PPOHparams(RLlibHparams):
     use_kl_loss: bool = Field(True, description="adaptive KL penalty on top of the clip")
     num_epochs: int = Field(10, ge=1, description="passes over each train batch")
     minibatch_size: int = Field(500, ge=1, description="SGD minibatch size")
-    fcnet_hiddens: list[int] = Field(default_factory=lambda: [32], description="hidden layer widths")
+    fcnet_hiddens: list[Width] = Field(default_factory=lambda: [32], description="hidden layer widths")
     fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field(
         "linear", description="hidden activation (RLlib's tuned CartPole PPO uses one linear layer)"
     )
@@ -125,8 +127,8 @@ class DQNHparams(RLlibHparams):
     num_steps_sampled_before_learning_starts: int = Field(1000, ge=0, description="warm-up env steps")
     min_sample_timesteps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
     training_intensity: float | None = Field(None, gt=0, description="trained/sampled step ratio (None: RLlib's)")
-    fcnet_hiddens: list[int] = Field(default_factory=lambda: [256], description="torso widths")
-    head_fcnet_hiddens: list[int] = Field(default_factory=lambda: [256], description="Q-head (value/advantage) widths")
+    fcnet_hiddens: list[Width] = Field(default_factory=lambda: [256], description="torso widths")
+    head_fcnet_hiddens: list[Width] = Field(default_factory=lambda: [256], description="Q-head (value/advantage) widths")
 
     def training_args(self) -> dict[str, Any]:
         args = super().training_args()
@@ -157,7 +159,7 @@ class SACHparams(RLlibHparams):
     num_steps_sampled_before_learning_starts: int = Field(256, ge=0, description="warm-up env steps")
     min_sample_timesteps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
     train_batch_size: int = Field(256, ge=1, description="replayed transitions per gradient step")
-    fcnet_hiddens: list[int] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
+    fcnet_hiddens: list[Width] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
     fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field("relu", description="hidden activation")
 
     def training_args(self) -> dict[str, Any]:
@@ -224,6 +226,16 @@ class RLlibRunner:
 
     Hparams: ClassVar[type[RLlibHparams]] = RLlibHparams
     config_class: ClassVar[str] = ""  # "module:ConfigClass"
+
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        """What the RLlib algorithm needs of the env's spaces and they lack (see Algorithm.space_problem)."""
+        return None
+
+    @classmethod
+    def memory_needed(cls, hparams: Any, observation_space: gym.Space, action_space: gym.Space) -> int:
+        """RLlib sizes its own buffers; trainfleet does not estimate them."""
+        return 0
 
     def __init__(self, spec: jobs.JobSpec) -> None:
         self.spec = spec
@@ -337,7 +349,6 @@ class RLlibRunner:
 
     def act(self, obs: Any) -> Any:
         """Greedy action: the module's deterministic inference output, mapped to the env's action space."""
-        import gymnasium as gym
         import torch
         from ray.rllib.core.columns import Columns
         from ray.rllib.utils.spaces.space_utils import unsquash_action
@@ -383,6 +394,10 @@ class RLlibDQN(RLlibRunner):
 
     Hparams = DQNHparams
     config_class = "ray.rllib.algorithms.dqn:DQNConfig"
+
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        return None if isinstance(action_space, gym.spaces.Discrete) else "dqn needs a Discrete action space"
 
 
 class RLlibSAC(RLlibRunner):

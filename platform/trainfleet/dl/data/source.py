@@ -1,7 +1,7 @@
 """A job's `data:` section -> an Arrow table, its `DataInfo` and a seed-fixed train/val split.
 
     data: {dataset: digits}                                  # built-in (trainfleet list datasets)
-    data: {path: s3://bucket/train.parquet, label_column: y} # Parquet file/dir, any pyarrow URI
+    data: {path: /mnt/data/train.parquet, label_column: y}   # Parquet file/dir, a local or mounted path
     data: {path: a.parquet, val_path: b.parquet}             # explicit held-out file, no split
     data: {image_folder: ./pets}                             # one sub-folder per class
 
@@ -29,7 +29,7 @@ class DataSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str | None = Field(None, description="a built-in dataset name (trainfleet list datasets)")
-    path: str | None = Field(None, description="Parquet file or directory; local path or pyarrow URI (s3://, gs://)")
+    path: str | None = Field(None, description="Parquet file or directory: a local path (a bucket through a mount)")
     image_folder: str | None = Field(None, description="directory with one sub-folder of images per class")
     val_path: str | None = Field(None, description="held-out Parquet; when given, `path` is all training data")
     features: list[str] | None = Field(None, description="feature columns (default: every column but the label)")
@@ -84,6 +84,12 @@ def exists(path: str) -> bool:
 
     filesys, inner = filesystem(path)
     return filesys.get_file_info(inner).type != fs.FileType.NotFound
+
+
+def count_rows(path: str) -> int:
+    """Rows of a Parquet file or directory, from its footers (no data read)."""
+    filesys, inner = filesystem(path)
+    return sum(fragment.metadata.num_rows for fragment in pq.ParquetDataset(inner, filesystem=filesys).fragments)
 
 
 def read_schema(path: str) -> pa.Schema:

@@ -31,7 +31,7 @@ from pydantic import Field, field_validator
 from torch import nn
 
 from trainfleet import results
-from trainfleet.errors import SpecError
+from trainfleet.fields import Width
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext, ensure_finite
 from trainfleet.rl.core.episodes import EpisodeTracker
 from trainfleet.rl.core.networks import mlp, soft_update
@@ -54,7 +54,7 @@ class OffPolicyHparams(Hparams):
     learning_starts: int = Field(1000, ge=0, description="env steps of random actions before learning")
     train_freq: int = Field(1, ge=1, description="env steps collected between gradient phases")
     gradient_steps: int = Field(1, ge=1, description="gradient steps per phase")
-    hidden: list[int] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
+    hidden: list[Width] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
     steps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
     episode_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
 
@@ -102,6 +102,7 @@ class OffPolicyAlgorithm(Algorithm):
             cpus = getattr(ctx.resources, "cpus_per_worker", 1.0)
             self.pool = WorkerPool(env, self.worker_policy(), self.num_workers, ctx.seed, cpus)
             self.obs_space, self.action_space = self.pool.observation_space, self.pool.action_space
+        self.require_spaces(self.obs_space, self.action_space)
         self.tracker = EpisodeTracker(ctx.num_envs, self.hp.episode_window)
         self.rng = np.random.default_rng(ctx.seed)
         self.torch_rng = torch.Generator(self.device).manual_seed(ctx.seed)
@@ -110,6 +111,10 @@ class OffPolicyAlgorithm(Algorithm):
         self.gradient_steps = 0
         self._next_train = self.hp.train_freq
         self._update_credit = 0.0
+
+    @classmethod
+    def memory_needed(cls, hparams: Any, observation_space: gym.Space, action_space: gym.Space) -> int:
+        return ReplayBuffer.nbytes(hparams.buffer_size, observation_space, action_space)
 
     # ---- what an algorithm provides -------------------------------------------------------
     def make_replay(self) -> ReplayBuffer:
@@ -312,11 +317,6 @@ def flat_dim(space: gym.Space) -> int:
     return int(np.prod(space.shape))
 
 
-def require_box(algorithm: str, env_id: str, space: gym.Space) -> None:
-    if not isinstance(space, gym.spaces.Box):
-        raise SpecError(f"{algorithm} needs a continuous (Box) action space; {env_id} has {space}", path="env.id")
-
-
 class DeterministicActor(nn.Module):
     """mu(s): an MLP squashed by tanh and rescaled to the action box [low, high]."""
 
@@ -427,9 +427,14 @@ class ActorCriticPlumbing:
     ac: ActorCritic
     hp: ActorCriticHparams
 
-    def build_actor_critic(self, algorithm: str, critic_cls: type[nn.Module]) -> None:
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        if isinstance(action_space, gym.spaces.Box):
+            return None
+        return f"{cls.__name__.lower()} needs a continuous (Box) action space"
+
+    def build_actor_critic(self, critic_cls: type[nn.Module]) -> None:
         """Actor, critic (one Q or twin Qs), their targets and the exploration noise."""
-        require_box(algorithm, self.ctx.env_id, self.action_space)
         hp = self.hp
         actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden).to(self.device)
         critic = critic_cls(self.obs_space, self.action_space, hp.hidden).to(self.device)

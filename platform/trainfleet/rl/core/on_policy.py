@@ -11,11 +11,13 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
+import gymnasium as gym
 import numpy as np
 import torch
 from pydantic import Field
 
 from trainfleet import results
+from trainfleet.fields import Width
 from trainfleet.rl.core.actor_critic import ActorCritic, ActorCriticConfig
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext
 from trainfleet.rl.core.episodes import EpisodeWindow
@@ -29,7 +31,7 @@ class OnPolicyHparams(Hparams):
     gamma: float = Field(0.99, ge=0, le=1, description="discount factor")
     n_steps: int = Field(128, ge=1, description="vector steps per env per iteration (batch = n_steps x envs)")
     lr: float = Field(3.0e-4, gt=0, description="Adam learning rate (typically 1e-4 .. 3e-3)")
-    hidden: list[int] = Field([64, 64], description="hidden layer widths of actor and critic MLPs")
+    hidden: list[Width] = Field([64, 64], description="hidden layer widths of actor and critic MLPs")
     activation: str = Field("tanh", pattern="^(tanh|relu|elu|gelu|silu)$", description="MLP activation")
     max_grad_norm: float = Field(0.5, gt=0, description="gradient clipping by global norm")
     normalize_obs: bool = Field(False, description="running mean/std observation normalisation")
@@ -53,6 +55,14 @@ class OnPolicyAlgorithm(Algorithm):
 
     Hparams = OnPolicyHparams
 
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        if isinstance(action_space, gym.spaces.Discrete):
+            return None
+        if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
+            return None
+        return f"{cls.__name__.lower()} needs Discrete or 1-D Box actions"
+
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
         configure_threads(1)
@@ -70,6 +80,7 @@ class OnPolicyAlgorithm(Algorithm):
             seed=ctx.seed,
             cpus_per_worker=res.cpus_per_worker if res is not None else 1.0,
         )
+        self.require_spaces(self.pool.observation_space, self.pool.action_space)
         self.model: ActorCritic = self.policy_config(self.pool.observation_space, self.pool.action_space).to(self.device)
         self.reward_scaler = RewardScaler(self.pool.num_envs, self.hp.gamma, self.hp.normalize_reward)
         self.generator = torch.Generator().manual_seed(ctx.seed)  # minibatch order
