@@ -110,3 +110,9 @@ def test_plain_http_to_another_machine_warns_once(capsys):
         submit.warn_if_plain_http("https://head.example.org:8265")
     err = capsys.readouterr().err
     assert err.count("warning:") == 1 and "http://10.0.0.5:8265 is plain http" in err, err
+
+
+def test_an_env_file_named_in_kwargs_is_uploaded(project):
+    written = {"name": "x", "algorithm": "ppo", "env": {"id": "CartPole-v1", "kwargs": {"trace_file": "traces/a.csv"}}}
+    excludes = upload.excludes(written, {}, project / "jobs" / "rl", project, file="jobs/rl/job.yaml")
+    assert "!jobs/rl/traces/a.csv" in excludes

@@ -43,7 +43,8 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _fields(raw: dict[str, Any]) -> list[str]:
+def path_fields(raw: dict[str, Any]) -> list[str]:
+    """The path fields (dotted) that a job mapping like `raw` holds."""
     found = [f"{section}.{key}" for section in ("data", "hparams") for key in _mapping(raw.get(section))]
     found += [f"env.kwargs.{key}" for key in _mapping(_mapping(raw.get("env")).get("kwargs"))]
     return [f for f in found if is_path_field(f, raw)]
@@ -52,10 +53,10 @@ def _fields(raw: dict[str, Any]) -> list[str]:
 def resolve_file(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     """A copy of a job file's mapping with its path fields (and swept path values) absolute against `base`."""
     out = copy.deepcopy(raw)
-    for dotted in _fields(out):
-        section, *middle, key = dotted.split(".")
-        node = out[section]
-        for part in middle:
+    for dotted in path_fields(out):
+        *parents, key = dotted.split(".")
+        node = out
+        for part in parents:
             node = node[part]
         node[key] = absolute(node[key], base)
     for dotted, domain in _mapping(_mapping(out.get("tune")).get("space")).items():
@@ -64,6 +65,14 @@ def resolve_file(raw: dict[str, Any], base: Path) -> dict[str, Any]:
                 if isinstance(domain.get(kind), list):
                     domain[kind] = [absolute(v, base) for v in domain[kind]]
     return out
+
+
+def value_at(raw: dict[str, Any], dotted: str) -> Any:
+    """The value at a dotted path of a job mapping, or None."""
+    node: Any = raw
+    for part in dotted.split("."):
+        node = _mapping(node).get(part)
+    return node
 
 
 def resolve_overrides(overrides: dict[str, Any], raw: dict[str, Any], base: Path) -> dict[str, Any]:

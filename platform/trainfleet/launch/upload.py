@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from trainfleet import spec_paths
 from trainfleet.errors import SpecError, UserError
 
 # gitignore-style patterns, relative to the root (Ray's runtime_env `excludes`).
@@ -23,9 +24,6 @@ SECRETS = [
     ".ssh", ".aws", ".ray", ".gnupg", ".kube", ".docker", ".netrc", ".env", ".env.*", "*.pem", "*.key",
     "*auth_token*",
 ]
-# Spec fields that name a file or folder the job reads at run time.
-NAMED_FIELDS = (("data", "path"), ("data", "val_path"), ("data", "image_folder"), ("hparams", "weights"),
-                ("hparams", "source"))
 
 
 def project_root(job_path: Path, working_dir: str | None) -> Path:
@@ -55,10 +53,10 @@ def named_paths(written: dict[str, Any], overrides: dict[str, Any], job_dir: Pat
     which on the cluster is `root`.
     """
     out = []
-    for section, key in NAMED_FIELDS:
-        where = f"{section}.{key}"
+    named = spec_paths.path_fields(written) + [k for k in overrides if spec_paths.is_path_field(k, written)]
+    for where in dict.fromkeys(named):
         from_set = where in overrides
-        value = overrides[where] if from_set else (written.get(section) or {}).get(key)
+        value = overrides[where] if from_set else spec_paths.value_at(written, where)
         if not isinstance(value, str):
             continue
         path = Path(value)
