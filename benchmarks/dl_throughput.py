@@ -160,7 +160,7 @@ def main() -> None:
     mem = engine_in_process(spec, "memory")
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     raydata = engine_in_process(spec, "ray_data")
     one, start1, wall1 = trainfleet_job({}, args.epochs, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -30,7 +31,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     s = outcome.summary
     if s.get("best_trial") and spec.tune is not None:
-        print(f"best trial: {s['best_trial']} {json.dumps(s['final_metrics'], default=str)}")
+        print(f"best trial: {s['best_trial']} {spec.tune.metric} {s['final_metrics'].get(spec.tune.metric)}")
     if outcome.status == "failed":
         print(f"training failed: {s['error']} (last good checkpoint kept in {outcome.run_dir / 'checkpoints'})")
     elif outcome.status == "interrupted":

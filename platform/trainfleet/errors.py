@@ -36,6 +36,12 @@ def excerpt(value: object, limit: int = 60, *, quote: bool = True) -> str:
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """An exception as one short line for a user message (its type when it says nothing)."""
+    text = str(err).strip()
+    return text.splitlines()[0][:limit] if text else type(err).__name__
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' did you mean X?' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)

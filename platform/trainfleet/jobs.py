@@ -76,7 +76,9 @@ class TuneSpec(_Strict):
     searcher: Literal["random", "optuna"] = "random"
     max_concurrent_trials: int | None = Field(None, ge=1)
     grace_period: int = Field(2, ge=1, description="ASHA: iterations before a trial may be stopped")
-    perturbation_interval: int = Field(4, ge=1, description="PBT: iterations between exploit/explore")
+    perturbation_interval: int = Field(
+        4, ge=1, description="PBT: iterations between exploit/explore (default: checkpoint.every)"
+    )
     space: dict[str, Domain] = Field(default_factory=dict, description="spec path -> search domain")
 
 
@@ -105,9 +107,25 @@ class JobSpec(_Strict):
             raise ValueError("`stop` needs at least one criterion (iterations, env_steps, time_s, ...)")
         return self
 
+    @model_validator(mode="after")
+    def _pbt_cadence(self) -> "JobSpec":
+        """PBT clones the checkpoint a trial reports at its perturbation: one field fills the other."""
+        t = self.tune
+        if t is not None and t.scheduler == "pbt":
+            if "perturbation_interval" not in t.model_fields_set:
+                t.perturbation_interval = self.checkpoint.every
+            elif "every" not in self.checkpoint.model_fields_set:
+                self.checkpoint.every = t.perturbation_interval
+        return self
+
     @property
     def is_rl(self) -> bool:
         return self.algorithm is not None
+
+    @property
+    def iteration_budget(self) -> int | None:
+        """The iteration (DL: epoch) at which every run stops anyway, when `stop:` fixes one."""
+        return min((v for v in (self.stop.iterations, self.stop.epochs) if v is not None), default=None)
 
 
 SPACE_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
@@ -168,6 +186,7 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
         spec_paths.check_env_files(spec.env.kwargs, file)
         spec_checks.check_episode_limit(spec.env, file=file)
         algorithm_cls = registry.algorithm(spec.algorithm, spec.backend, file=file).load()
+        _check_algorithm_env(spec, algorithm_cls, file)
         spec_checks.check_env_fits(spec, algorithm_cls, hparams, file=file)
     else:
         from trainfleet.dl import specs as dl_specs
@@ -176,6 +195,7 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     _check_resources(spec, file)
     if spec.tune is not None:
         _check_tune(spec.tune, file)
+        _check_pbt(spec, file)
         spec_checks.check_tune_metric(spec, file=file)
         _check_space(spec, raw, file)
     return spec
@@ -209,6 +229,16 @@ def _check_env_kwargs(env: EnvSpec, file: str | None) -> None:
             )
 
 
+def _check_algorithm_env(spec: JobSpec, algorithm_cls: Any, file: str | None) -> None:
+    """What a native algorithm needs of its env beyond its spaces (meta-RL: a task family)."""
+    if spec.backend != "native":
+        return
+    try:
+        algorithm_cls.check_env(spec.env.id, dict(spec.env.kwargs))
+    except SpecError as err:
+        raise SpecError(err.detail, file=file, path="env.id") from None
+
+
 def _check_tune(t: TuneSpec, file: str | None) -> None:
     """Scheduler/searcher combinations Tune would only reject after Ray has started."""
     if t.searcher == "optuna":
@@ -226,6 +256,33 @@ def _check_tune(t: TuneSpec, file: str | None) -> None:
             raise SpecError("PBT cannot be combined with a searcher; drop `searcher: optuna`", file=file, path="tune.searcher")
     if t.scheduler == "pbt" and not t.space:
         raise SpecError("PBT needs a tune.space to mutate", file=file, path="tune.scheduler")
+
+
+def _check_pbt(spec: JobSpec, file: str | None) -> None:
+    """PBT settings that would run without ever exploiting, or exploit into a broken trial."""
+    t = spec.tune
+    if t.scheduler != "pbt":
+        return
+    if t.num_samples < 2:
+        raise SpecError("PBT needs a population: num_samples of at least 2", file=file, path="tune.num_samples")
+    for path in t.space:
+        if not path.startswith("hparams."):
+            raise SpecError(
+                "PBT changes values of running trials and can only mutate hparams.*", file=file, path=f"tune.space.{path}"
+            )
+    every = spec.checkpoint.every
+    if t.perturbation_interval % every:
+        raise SpecError(
+            f"{t.perturbation_interval} is not a multiple of checkpoint.every ({every}): PBT clones the checkpoint "
+            "a trial reports at its perturbation, so one must exist then",
+            file=file, path="tune.perturbation_interval",
+        )
+    budget = spec.iteration_budget
+    if budget is not None and t.perturbation_interval >= budget:
+        raise SpecError(
+            f"{t.perturbation_interval} is not below the {budget} iterations every trial runs: PBT would never perturb",
+            file=file, path="tune.perturbation_interval",
+        )
 
 
 def hparams_model(spec: JobSpec, *, file: str | None = None) -> BaseModel:

@@ -59,6 +59,9 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("dqn", f"{_DEEP}.dqn:DQN", "deep Q-network; double, dueling and prioritized replay as switches", "deep/off-policy"),
     Entry("ddpg", f"{_DEEP}.ddpg:DDPG", "deep deterministic policy gradient", "deep/off-policy"),
     Entry("td3", f"{_DEEP}.td3:TD3", "twin delayed DDPG", "deep/off-policy"),
+    # Unit 2: meta-RL, adaptation to unseen tasks of a task family
+    Entry("maml", "trainfleet.rl.meta.maml:MAML", "model-agnostic meta-learning (policy-gradient inner step, second/first order)", "meta"),
+    Entry("rl2", "trainfleet.rl.meta.rl2:RL2", "RL²: a GRU policy that adapts within a trial, trained by PPO", "meta"),
     # RLlib backend: what RLlib maintains
     Entry("ppo", "trainfleet.rl.rllib:RLlibPPO", "RLlib PPO", "rllib", backend="rllib"),
     Entry("dqn", "trainfleet.rl.rllib:RLlibDQN", "RLlib DQN (double/dueling/prioritized settings)", "rllib", backend="rllib"),

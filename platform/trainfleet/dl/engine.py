@@ -25,6 +25,7 @@ from trainfleet.dl.build import build
 from trainfleet.dl.checkpoint import Payload
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.errors import NonFiniteLossError
+from trainfleet.rl.core.checkpoint import optimizer_lr, restore_optimizer
 
 Report = Callable[..., None]  # report(metrics: dict, checkpoint: Payload | None = None)
 
@@ -147,7 +148,7 @@ def fit(
     if start is not None:
         model.load_state_dict(start["model"])
         for name, opt in opts.items():
-            opt.load_state_dict(start["optimizers"][name])
+            restore_optimizer(opt, start["optimizers"][name])
         epoch, time_s = start["epoch"], start["time_s"]
         _set_rng_state(start["rng"])
     trained = prepare(model)  # DDP wrapper on several workers; `model` keeps the plain state_dict keys
@@ -172,6 +173,8 @@ def fit(
         time_s += time.perf_counter() - t0
         metrics.update(epoch=epoch, iteration=epoch, time_s=time_s,
                        train_samples_per_s=means["samples"] / max(train_s, 1e-9))
+        if opts:
+            metrics["lr"] = optimizer_lr(next(iter(opts.values())))  # as stepped with, after any restore
         reason = stop_reason(spec, hp.epochs, metrics)
         if reason:
             metrics["stop_reason"] = reason

@@ -46,7 +46,7 @@ def worker_loop(config: dict[str, Any]) -> None:
     context = ray.train.get_context()  # RAY
     rank = context.get_world_rank()
     start = None
-    resume = ray.train.get_checkpoint()  # RAY
+    resume = ray.train.get_checkpoint() or config["start"]  # RAY: Train's own restart, else the trial's start
     if resume is not None:
         with resume.as_directory() as d:
             start = load_state(d)
@@ -99,11 +99,13 @@ def train_trial(config: dict[str, Any]) -> None:
             # rank 0's metrics (as Ray's TuneReportCallback), and who to stop if Tune stops the trial
             queue.put((metrics[0], checkpoint, ray.get_runtime_context().current_actor))  # RAY
 
-    start = tune.get_checkpoint()  # RAY: set when Tune resumes this trial
+    # RAY: set when Tune resumes this trial or PBT clones a donor into it. It travels in the loop
+    # config: Train V2 refuses `resume_from_checkpoint` (deprecated, raised as an error).
+    start = tune.get_checkpoint()
     trainer = TorchTrainer(  # RAY
         worker_loop,
         train_loop_config={"spec": jobs.resolved_dict(spec), "info": prepared.info.to_dict(), "split": prepared.split,
-                           "tables": ray.put((prepared.train, prepared.val))},  # RAY
+                           "tables": ray.put((prepared.train, prepared.val)), "start": start},  # RAY
         scaling_config=ScalingConfig(num_workers=spec.resources.num_workers, use_gpu=use_gpu(spec)),
         run_config=RunConfig(
             name=f"train-{uuid.uuid4().hex[:8]}",
@@ -111,7 +113,6 @@ def train_trial(config: dict[str, Any]) -> None:
             checkpoint_config=CheckpointConfig(num_to_keep=spec.checkpoint.keep + 2),
             callbacks=[ToTune()],
         ),
-        resume_from_checkpoint=start,
     )
     outcome: dict[str, Any] = {}
 

@@ -17,9 +17,7 @@ from ray import tune
 
 from trainfleet import jobs, results
 from trainfleet.launch import telemetry
-from trainfleet.launch.runner import build_runner, write_trial_spec
-
-PROGRESS_FILE = "progress.json"
+from trainfleet.launch.runner import PROGRESS_FILE, build_runner, write_checkpoint
 
 
 def trial_spec(config: dict[str, Any]) -> jobs.JobSpec:
@@ -73,11 +71,8 @@ def rl_trial(config: dict[str, Any]) -> None:
                 metrics["stop_reason"] = reason
             if reason or iteration % spec.checkpoint.every == 0:
                 with tempfile.TemporaryDirectory() as d:
-                    runner.save(Path(d))
-                    write_trial_spec(Path(d), spec)
-                    (Path(d) / PROGRESS_FILE).write_text(json.dumps(
-                        {"iteration": iteration, "time_s": time_s, "env_steps": env_steps}
-                    ))
+                    write_checkpoint(Path(d), runner, spec,
+                                     {"iteration": iteration, "time_s": time_s, "env_steps": env_steps})
                     tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
             else:
                 tune.report(metrics)

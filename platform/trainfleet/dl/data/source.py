@@ -201,10 +201,17 @@ def export(name: str, directory: str) -> str:
     if name not in registry.DATASETS:
         registry.named(registry.DATASETS, "dataset", name, path="NAME")
     filesys, inner = filesystem(directory)
-    filesys.create_dir(inner, recursive=True)
     target = f"{directory.rstrip('/')}/{name}.parquet"
+    table = registry.DATASETS[name].load()()
     try:
-        pq.write_table(registry.DATASETS[name].load()(), filesystem(target)[1], filesystem=filesys)
+        filesys.create_dir(inner, recursive=True)
+        if "://" in directory:
+            pq.write_table(table, filesystem(target)[1], filesystem=filesys)
+        else:  # a local file is written aside and renamed: never through a planted link
+            from trainfleet.results import atomic_write
+
+            with atomic_write(target) as tmp:
+                pq.write_table(table, tmp)
     except OSError as err:
         raise UserError(f"cannot write {target}: {err}") from None
     return target

@@ -65,6 +65,10 @@ class Algorithm(ABC):
         if problem:
             raise SpecError(space_message(problem, self.ctx.env_id, observation_space, action_space), path="env.id")
 
+    @classmethod
+    def check_env(cls, env_id: str, env_kwargs: dict[str, Any]) -> None:
+        """Raise SpecError when this algorithm cannot run on the env beyond its spaces (meta-RL: not a task family)."""
+
     @abstractmethod
     def train_iteration(self) -> dict[str, float]:
         """Run one iteration; return metrics (at least env_steps, episode_return_mean).
@@ -79,6 +83,11 @@ class Algorithm(ABC):
     @abstractmethod
     def set_state(self, state: dict[str, Any]) -> None:
         """Inverse of get_state."""
+
+    def load_policy(self, state: dict[str, Any]) -> None:
+        """Load only what acting needs from a `get_state` dict (eval builds no workers, so the
+        rollout side of the state has nowhere to go). Algorithms with workers override it."""
+        self.set_state(state)
 
     @abstractmethod
     def act(self, obs: Any) -> Any:

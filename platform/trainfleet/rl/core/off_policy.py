@@ -33,6 +33,7 @@ from torch import nn
 from trainfleet import results
 from trainfleet.fields import Width
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext, ensure_finite
+from trainfleet.rl.core.checkpoint import optimizer_lr
 from trainfleet.rl.core.episodes import EpisodeTracker
 from trainfleet.rl.core.networks import mlp, soft_update
 from trainfleet.rl.core.noise import NoiseHparams, make_noise
@@ -152,14 +153,18 @@ class OffPolicyAlgorithm(Algorithm):
         lr = self.hp.lr
         return lr.value(self.env_steps) if isinstance(lr, Schedule) else lr
 
+    def stepped_lr(self) -> float:
+        """The learning rate of the latest gradient phase, read from the optimiser (after any restore)."""
+        return next(optimizer_lr(p) for p in self.networks().values() if isinstance(p, torch.optim.Optimizer))
+
     def _apply_learning_rate(self) -> None:
-        """Set a scheduled learning rate on every optimiser before a gradient phase."""
-        if isinstance(self.hp.lr, Schedule):
-            lr = self.learning_rate()
-            for part in self.networks().values():
-                if isinstance(part, torch.optim.Optimizer):
-                    for group in part.param_groups:
-                        group["lr"] = lr
+        """Set the learning rate (the number, or the schedule's value now) on every optimiser before a
+        gradient phase: a restored optimiser state never decides it (PBT's perturbed `lr` takes effect)."""
+        lr = self.learning_rate()
+        for part in self.networks().values():
+            if isinstance(part, torch.optim.Optimizer):
+                for group in part.param_groups:
+                    group["lr"] = lr
 
     # ---- collection -------------------------------------------------------------------------
     @property
@@ -254,7 +259,7 @@ class OffPolicyAlgorithm(Algorithm):
         ensure_finite(**{k: metrics[results.loss_key(k)] for k in losses})
         metrics["gradient_steps"] = self.gradient_steps
         metrics["replay_size"] = len(self.replay)
-        metrics["lr"] = self.learning_rate()
+        metrics["lr"] = self.stepped_lr()
         if self.pool is not None:
             metrics["worker_restarts"] = self.pool.restarts
         metrics.update(self.extra_metrics())
@@ -294,6 +299,11 @@ class OffPolicyAlgorithm(Algorithm):
         self.env_steps, self.gradient_steps = c["env_steps"], c["gradient_steps"]
         self._next_train, self._update_credit = c["next_train"], c["update_credit"]
         self.set_extra_state(state["extra"])
+
+    def load_policy(self, state: dict[str, Any]) -> None:
+        for k, v in self.networks().items():
+            if isinstance(v, nn.Module):  # the optimisers only matter for training on
+                v.load_state_dict(state["networks"][k])
 
     def extra_state(self) -> dict[str, Any]:
         return {}

@@ -20,6 +20,7 @@ from trainfleet import results
 from trainfleet.fields import Width
 from trainfleet.rl.core.actor_critic import ActorCritic, ActorCriticConfig
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext
+from trainfleet.rl.core.checkpoint import optimizer_lr, restore_optimizer
 from trainfleet.rl.core.episodes import EpisodeWindow
 from trainfleet.rl.core.learner import configure_threads, learner_device
 from trainfleet.rl.core.normalize import RewardScaler
@@ -123,7 +124,8 @@ class OnPolicyAlgorithm(Algorithm):
         metrics = self.update(rollout)
         self.model.obs_norm.update(self.tensor(rollout.obs[rollout.valid]))  # used from the next rollout on
         self.timings["learn_s"] += time.perf_counter() - t0
-        return {**self.episode_metrics(), **metrics}
+        lr = optimizer_lr(next(iter(self.optimizers().values())))  # as stepped with, after any restore
+        return {**self.episode_metrics(), "lr": lr, **metrics}
 
     def episode_metrics(self) -> dict[str, float]:
         return {
@@ -187,13 +189,16 @@ class OnPolicyAlgorithm(Algorithm):
     def set_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         for name, opt in self.optimizers().items():
-            opt.load_state_dict(state["optimizers"][name])
+            restore_optimizer(opt, state["optimizers"][name])
         self.pool.set_state(state["pool"])
         self.reward_scaler.set_state(state["reward_scaler"])
         self.generator.set_state(state["generator"])
         self.window.set_state(state["episode_window"])
         self.env_steps = state["env_steps"]
         self.set_extra_state(state["extra"])
+
+    def load_policy(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])  # observation normalisation included
 
     def extra_state(self) -> dict[str, Any]:
         """Algorithm-specific counters beyond the shared ones (e.g. a schedule's progress)."""

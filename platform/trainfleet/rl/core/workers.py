@@ -12,7 +12,10 @@ tiny envs, easiest to debug). Algorithms use three ways of driving it:
   worker, e.g. its gradients; `wait()` returns results in arrival order (`ray.wait`), and the
   learner answers that worker alone with `submit(..., weights=...)`;
 - streaming (off-policy learners): `submit(worker, n_steps)` on every worker, then `wait(timeout=0)`
-  polls finished rollouts (`Rollout.transitions()` gives replay tuples) while the learner trains.
+  polls finished rollouts (`Rollout.transitions()` gives replay tuples) while the learner trains;
+- work of its own (meta-RL): `call(worker, fn, *args)` runs `fn(rollout_worker, *args)` there, e.g.
+  set a task, roll out, adapt the local policy copy, roll out again; `map(fn, jobs)` deals many such
+  jobs round-robin over the workers (they run in parallel) and returns their outputs in job order.
 
 A worker that dies (killed actor, crashed env) is replaced by a fresh one in the same bundle,
 its request re-sent, and the event logged and counted (`restarts`, reported as
@@ -46,6 +49,8 @@ MAX_CONSECUTIVE_FAILURES = 3
 PolicyBuilder = Callable[[gym.Space, gym.Space], nn.Module]
 # Async task run on a worker after its rollout: task(policy, rollout) -> anything picklable.
 Task = Callable[[nn.Module, Rollout], Any]
+# Work run on a worker in place of a plain rollout: fn(rollout_worker, *args) -> anything picklable.
+WorkerFn = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -74,12 +79,16 @@ class RolloutWorker:
         self.generator = torch.Generator().manual_seed(seed)
         space = self.env.single_action_space
         self.clip = (space.low, space.high) if isinstance(space, gym.spaces.Box) else None
-        n = env.num_envs
+        self.reset(seed)
+        self.version = 0
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start fresh episodes in every env (meta-RL: after switching tasks)."""
         self.obs, _ = self.env.reset(seed=seed)
+        n = self.obs.shape[0]
         self.prev_done = np.zeros(n, dtype=bool)
         self.ep_return = np.zeros(n)
         self.ep_len = np.zeros(n, dtype=np.int64)
-        self.version = 0
 
     def set_weights(self, weights: dict[str, torch.Tensor], version: int) -> None:
         self.policy.load_state_dict(weights)
@@ -151,6 +160,10 @@ class RolloutWorker:
         self.generator.set_state(state["generator"])
         self.version = state["version"]
 
+    def call(self, fn: WorkerFn, *args: Any) -> tuple[None, Any]:
+        """`fn(self, *args)`, answered in `run`'s (rollout, output) shape with no rollout of its own."""
+        return None, fn(self, *args)
+
     def ping(self) -> bool:
         return True
 
@@ -158,12 +171,17 @@ class RolloutWorker:
         self.env.close()
 
 
+def _tagged(worker: RolloutWorker, index: int, fn: WorkerFn, *args: Any) -> tuple[int, Any]:
+    """A `map` job's output with its index (a replaced worker may answer resent jobs out of order)."""
+    return index, fn(worker, *args)
+
+
 @dataclass
 class Completed:
     """One finished `submit`: which worker, its rollout, and the task's output (if any)."""
 
     worker: int
-    rollout: Rollout
+    rollout: Rollout | None  # None for `call`
     output: Any
 
 
@@ -186,7 +204,7 @@ class WorkerPool:
         self._weights: dict[str, torch.Tensor] | None = None
         self._weights_ref: Any = None
         self._failures = [0] * max(1, num_workers)
-        self._pending: dict[Any, tuple[int, tuple]] = {}  # ref (or local ticket) -> (worker, request)
+        self._pending: dict[Any, tuple[int, str, tuple]] = {}  # ref (or local ticket) -> (worker, method, args)
         self._uid = uuid.uuid4().hex[:8]
         self.workers: list[Any] = [self._spawn(i) for i in range(max(1, num_workers))]
 
@@ -270,11 +288,27 @@ class WorkerPool:
                act_kwargs: dict[str, Any] | None = None) -> None:
         """Ask one worker for a rollout (and `task` on it). `weights` go to that worker alone."""
         payload = self._store(weights) if weights is not None else None
-        request = (n_steps, task, payload, self.version, act_kwargs)
+        self._send(worker, "run", (n_steps, task, payload, self.version, act_kwargs))
+
+    def call(self, worker: int, fn: WorkerFn, *args: Any) -> None:
+        """Run `fn(rollout_worker, *args)` on one worker (after any weights already sent to it)."""
+        self._send(worker, "call", (fn, *args))
+
+    def map(self, fn: WorkerFn, jobs: list[tuple]) -> list[Any]:
+        """`fn(rollout_worker, *args)` for every args tuple, spread over the workers; outputs in job order."""
+        for i, args in enumerate(jobs):
+            self.call(i % len(self.workers), _tagged, i, fn, *args)
+        out: list[Any] = [None] * len(jobs)
+        for _ in jobs:
+            index, value = self.wait(num_returns=1)[0].output
+            out[index] = value
+        return out
+
+    def _send(self, worker: int, method: str, args: tuple) -> None:
         if not self.remote:
-            self._pending[object()] = (worker, request)
+            self._pending[object()] = (worker, method, args)
             return
-        self._pending[self.workers[worker].run.remote(*request)] = (worker, request)
+        self._pending[getattr(self.workers[worker], method).remote(*args)] = (worker, method, args)
 
     def wait(self, num_returns: int = 1, timeout: float | None = None) -> list[Completed]:
         """Finished requests in arrival order: at least `num_returns`, unless `timeout` passes."""
@@ -282,8 +316,8 @@ class WorkerPool:
             return []
         if not self.remote:
             ticket = next(iter(self._pending))
-            worker, request = self._pending.pop(ticket)
-            rollout, output = self.workers[0].run(*request)
+            worker, method, args = self._pending.pop(ticket)
+            rollout, output = getattr(self.workers[0], method)(*args)
             return [Completed(worker, rollout, output)]
         import ray
 
@@ -294,12 +328,12 @@ class WorkerPool:
             if not ready:
                 break
             for ref in ready:
-                worker, request = self._pending.pop(ref)
+                worker, method, args = self._pending.pop(ref)
                 try:
                     rollout, output = ray.get(ref)
                 except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as err:
                     self._replace(worker, err)  # the replacement starts from the latest weights
-                    self._pending[self.workers[worker].run.remote(*request)] = (worker, request)
+                    self._send(worker, method, args)
                     continue
                 self._failures[worker] = 0
                 out.append(Completed(worker, rollout, output))
