@@ -24,9 +24,9 @@ SECRETS = [".ssh/id_ed25519", ".aws/credentials", ".ray/auth_token", ".env", "de
 
 def packed(root: Path, job: str, tmp_path: Path) -> set[str]:
     """The file names Ray would upload as the working_dir of `job`."""
-    _, raw = jobs.load_job(job)
     out = tmp_path / "upload.zip"
-    _zip_files(str(root), upload.excludes(raw, root, file=job), str(out), include_gitignore=True)
+    excludes = upload.excludes(jobs.read_yaml(job), {}, (root / job).parent, root, file=job)
+    _zip_files(str(root), excludes, str(out), include_gitignore=True)
     with zipfile.ZipFile(out) as z:
         return {name.rstrip("/") for name in z.namelist()}
 
@@ -58,8 +58,7 @@ def test_upload_holds_the_named_weights_and_no_secret(project, tmp_path):
 
 def test_upload_of_the_repository_holds_the_transfer_weights(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
-    _, raw = jobs.load_job(TRANSFER)
-    excludes = upload.excludes(raw, ROOT, file=TRANSFER)
+    excludes = upload.excludes(jobs.read_yaml(TRANSFER), {}, (ROOT / TRANSFER).parent, ROOT, file=TRANSFER)
     assert f"!{WEIGHTS}" in excludes and excludes[-len(upload.SECRETS):] == upload.SECRETS
     names = packed(ROOT, TRANSFER, tmp_path)
     assert WEIGHTS in names and "platform/trainfleet/cli.py" in names, len(names)
@@ -85,13 +84,23 @@ def test_working_dir_names_the_root(tmp_path):
 
 
 def test_a_named_file_outside_the_project_is_refused(project):
-    _, raw = jobs.load_job(TRANSFER)
+    raw = jobs.read_yaml(TRANSFER)
+    job_dir = project / "jobs" / "dl"
     raw["hparams"]["weights"] = str(project / WEIGHTS)
     with pytest.raises(jobs.SpecError, match="absolute path"):
-        upload.excludes(raw, project, file=TRANSFER)
-    raw["hparams"]["weights"] = "../elsewhere.pt"
+        upload.excludes(raw, {}, job_dir, project, file=TRANSFER)
+    raw["hparams"]["weights"] = "../../../elsewhere.pt"  # relative to the job file: above the project
     with pytest.raises(jobs.SpecError, match="not inside the uploaded directory"):
-        upload.excludes(raw, project, file=TRANSFER)
+        upload.excludes(raw, {}, job_dir, project, file=TRANSFER)
+
+
+def test_a_set_path_counts_from_the_current_directory(project, monkeypatch):
+    raw = jobs.read_yaml(TRANSFER)
+    job_dir = project / "jobs" / "dl"
+    assert f"!{WEIGHTS}" in upload.excludes(raw, {"hparams.weights": WEIGHTS}, job_dir, project, file=TRANSFER)
+    monkeypatch.chdir(job_dir)
+    with pytest.raises(jobs.SpecError, match="run `trainfleet submit` from"):
+        upload.excludes(raw, {"hparams.weights": "weights/cnn_digits_0to4.pt"}, job_dir, project, file=TRANSFER)
 
 
 def test_plain_http_to_another_machine_warns_once(capsys):
@@ -101,3 +110,9 @@ def test_plain_http_to_another_machine_warns_once(capsys):
         submit.warn_if_plain_http("https://head.example.org:8265")
     err = capsys.readouterr().err
     assert err.count("warning:") == 1 and "http://10.0.0.5:8265 is plain http" in err, err
+
+
+def test_an_env_file_named_in_kwargs_is_uploaded(project):
+    written = {"name": "x", "algorithm": "ppo", "env": {"id": "CartPole-v1", "kwargs": {"trace_file": "traces/a.csv"}}}
+    excludes = upload.excludes(written, {}, project / "jobs" / "rl", project, file="jobs/rl/job.yaml")
+    assert "!jobs/rl/traces/a.csv" in excludes

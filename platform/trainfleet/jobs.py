@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from trainfleet import registry, spec_checks, yaml_safety
+from trainfleet import registry, spec_checks, spec_paths, yaml_safety
 from trainfleet.errors import SpecError, did_you_mean, excerpt
 from trainfleet.fields import Seed
 
@@ -40,6 +40,9 @@ class Resources(_Strict):
     learner_gpus: int | Literal["auto"] = Field(0, description="0, 1, or auto (one if the cluster has one)")
     num_workers: int = Field(1, ge=1, description="DL: Ray Train workers (DDP when > 1)")
     use_gpu: bool | Literal["auto"] = Field(False, description="DL: one GPU per Train worker")
+    trainer: Literal["auto", "in_trial", "ray_train"] = Field(
+        "auto", description="DL: in_trial = the loop inside the Tune trial; ray_train = a TorchTrainer; "
+        "auto = ray_train only for several workers or GPUs")
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
 
 
@@ -180,6 +183,7 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     if spec.is_rl:
         registry.check_env_id(spec.env.id, file=file)
         _check_env_kwargs(spec.env, file)
+        spec_paths.check_env_files(spec.env.kwargs, file)
         spec_checks.check_episode_limit(spec.env, file=file)
         algorithm_cls = registry.algorithm(spec.algorithm, spec.backend, file=file).load()
         _check_algorithm_env(spec, algorithm_cls, file)
@@ -382,12 +386,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[JobSpec, dict[str, Any]]:
-    """Read, override and validate a job file. Returns the spec and the resolved raw mapping."""
+    """Read, override and validate a job file. Returns the spec and the resolved raw mapping.
+
+    Relative paths become absolute here (`spec_paths`): the file's against its directory,
+    `overrides` (from the command line) against the current directory.
+    """
     raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise SpecError("a job spec must be a YAML mapping of fields", file=str(path))
+    raw = spec_paths.resolve_file(raw, Path(path).resolve().parent)
     if overrides:
-        raw = apply_overrides(raw, overrides, file=str(path))
+        raw = apply_overrides(raw, spec_paths.resolve_overrides(overrides, raw, Path.cwd()), file=str(path))
     spec = parse_spec(raw, file=str(path))
     return spec, raw
 

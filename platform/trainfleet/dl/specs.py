@@ -63,6 +63,10 @@ def check(spec: jobs.JobSpec, *, file: str | None = None) -> None:
     allowed = TASKS_OF.get(spec.model, DEFAULT_TASKS)
     if spec.task not in allowed:
         raise SpecError(f"model {spec.model!r} does task {' or '.join(sorted(allowed))}, not {excerpt(spec.task)}", file=file, path="task")
+    r = spec.resources
+    if r.trainer == "in_trial" and (r.num_workers > 1 or r.use_gpu is True):
+        raise SpecError("in_trial trains in one CPU process; several workers or GPUs need trainer: ray_train (or auto)",
+                        file=file, path="resources.trainer")
     if spec.model in SINGLE_WORKER and spec.resources.num_workers > 1:
         raise SpecError(f"{spec.model!r} trains on one worker (its update is not a single DDP step); set num_workers: 1",
                         file=file, path="resources.num_workers")

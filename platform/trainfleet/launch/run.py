@@ -60,7 +60,7 @@ def trainable_for(spec: jobs.JobSpec) -> Any:
         from trainfleet.dl.text.train import text_trainable
 
         return text_trainable(spec)
-    from trainfleet.dl.train import dl_trainable
+    from trainfleet.dl.trial import dl_trainable
 
     return dl_trainable(spec)
 

@@ -116,10 +116,11 @@ def entrypoint(job_path: str, sets: list[str], output: str | None) -> str:
 
 def submit(job: str, *, address: str | None, wait: bool, sets: list[str], output: str | None = None,
            working_dir: str | None = None) -> int:
-    _, raw = jobs.load_job(job, jobs.parse_set_args(sets))  # a bad spec fails here, before any upload
+    overrides = jobs.parse_set_args(sets)
+    jobs.load_job(job, overrides)  # a bad spec fails here, before any upload
     job_path = Path(job).resolve()
     root = upload.project_root(job_path, working_dir)
-    excludes = upload.excludes(raw, root, file=job)
+    excludes = upload.excludes(jobs.read_yaml(job), overrides, job_path.parent, root, file=job)
     c = client(address)
     # py_modules puts this trainfleet first on the cluster's sys.path, whatever version it has installed.
     runtime_env = {"working_dir": str(root), "excludes": excludes, "py_modules": [str(PACKAGE_DIR)]}

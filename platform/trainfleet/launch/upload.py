@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from trainfleet import spec_paths
 from trainfleet.errors import SpecError, UserError
 
 # gitignore-style patterns, relative to the root (Ray's runtime_env `excludes`).
@@ -23,9 +24,6 @@ SECRETS = [
     ".ssh", ".aws", ".ray", ".gnupg", ".kube", ".docker", ".netrc", ".env", ".env.*", "*.pem", "*.key",
     "*auth_token*",
 ]
-# Spec fields that name a file or folder the job reads at run time.
-NAMED_FIELDS = (("data", "path"), ("data", "val_path"), ("data", "image_folder"), ("hparams", "weights"),
-                ("hparams", "source"))
 
 
 def project_root(job_path: Path, working_dir: str | None) -> Path:
@@ -46,35 +44,42 @@ def project_root(job_path: Path, working_dir: str | None) -> Path:
     return root
 
 
-def named_paths(raw: dict[str, Any], root: Path, *, file: str) -> list[str]:
-    """The files and folders the job names, relative to `root` as the cluster will see them."""
+def named_paths(written: dict[str, Any], overrides: dict[str, Any], job_dir: Path, root: Path, *,
+                file: str) -> list[str]:
+    """The files and folders the job names, relative to `root` as the cluster will see them.
+
+    `written` is the job file as written: its paths are relative to the job file's directory
+    (`spec_paths`), on the cluster too. A `--set` path is relative to the current directory,
+    which on the cluster is `root`.
+    """
     out = []
-    for section, key in NAMED_FIELDS:
-        value = (raw.get(section) or {}).get(key)
+    named = spec_paths.path_fields(written) + [k for k in overrides if spec_paths.is_path_field(k, written)]
+    for where in dict.fromkeys(named):
+        from_set = where in overrides
+        value = overrides[where] if from_set else spec_paths.value_at(written, where)
         if not isinstance(value, str):
             continue
-        where = f"{section}.{key}"
         path = Path(value)
-        local = path.resolve()
         if path.is_absolute():
             raise SpecError(f"{value} is an absolute path; the cluster unpacks the project elsewhere: give it "
-                            f"relative to {root}", file=file, path=where)
+                            f"relative to the job file", file=file, path=where)
+        local = ((Path.cwd() if from_set else job_dir) / path).resolve()
         if root not in local.parents:
             raise SpecError(
                 f"{value} is not inside the uploaded directory {root}, so the cluster would not have it; "
-                "put it there and name it by its path relative to that directory",
+                "put it there and name it by its path relative to the job file",
                 file=file, path=where,
             )
-        if (root / path).resolve() != local:
+        if from_set and (root / path).resolve() != local:
             raise SpecError(
-                f"{value} is read relative to the working directory: run `trainfleet submit` from {root}",
-                file=file, path=where,
+                f"--set {where}={value} is read relative to the current directory: run `trainfleet submit` "
+                f"from {root}", file=file, path=where,
             )
-        out.append(path.as_posix())
+        out.append(local.relative_to(root).as_posix())
     return out
 
 
-def excludes(raw: dict[str, Any], root: Path, *, file: str) -> list[str]:
+def excludes(written: dict[str, Any], overrides: dict[str, Any], job_dir: Path, root: Path, *, file: str) -> list[str]:
     """Ray `excludes` for this job: bulky folders, then the job's own files let back in, then secrets."""
-    keep = [f"!{p}{suffix}" for p in named_paths(raw, root, file=file) for suffix in ("", "/")]
+    keep = [f"!{p}{suffix}" for p in named_paths(written, overrides, job_dir, root, file=file) for suffix in ("", "/")]
     return BULKY + keep + SECRETS
