@@ -78,6 +78,29 @@ def plain_pytorch(spec: jobs.JobSpec) -> tuple[float, float]:
     return steady(times, len(p.train))
 
 
+class RayDataBatches:
+    """Batches streamed from Ray Data iterators and collated to tensors (what Train workers once used)."""
+
+    def __init__(self, train_it, val_it, info, batch_size: int, seed: int) -> None:
+        from ray.data.collate_fn import NumpyBatchCollateFn
+
+        class ToTensors(NumpyBatchCollateFn):
+            def __call__(self, batch):
+                return {k: torch.from_numpy(v) for k, v in to_arrays(batch, info).items()}
+
+        self.train_it, self.val_it, self.batch_size, self.seed = train_it, val_it, batch_size, seed
+        self.collate = ToTensors()
+
+    def train(self, epoch: int):
+        return self.train_it.iter_torch_batches(
+            batch_size=self.batch_size, collate_fn=self.collate,
+            local_shuffle_buffer_size=max(4 * self.batch_size, 256), local_shuffle_seed=self.seed * 100_003 + epoch,
+        )
+
+    def val(self):
+        return self.val_it.iter_torch_batches(batch_size=self.batch_size, collate_fn=self.collate)
+
+
 def engine_in_process(spec: jobs.JobSpec, data_source: str) -> tuple[float, float]:
     """trainfleet's loop without Ray; batches from memory or from a Ray Data iterator."""
     ds = DataSpec.model_validate(spec.data)
@@ -87,9 +110,7 @@ def engine_in_process(spec: jobs.JobSpec, data_source: str) -> tuple[float, floa
     else:
         import ray.data
 
-        from trainfleet.dl.train import ShardBatches
-
-        data = ShardBatches(ray.data.from_arrow(p.train).iterator(), ray.data.from_arrow(p.val).iterator(),
+        data = RayDataBatches(ray.data.from_arrow(p.train).iterator(), ray.data.from_arrow(p.val).iterator(),
                             p.info, ds.batch_size, spec.seed)
     times: list[float] = []
     last = [0.0]
@@ -108,7 +129,8 @@ def trainfleet_job(spec_overrides: dict, epochs: int, workers: int) -> tuple[tup
 
     out = tempfile.mkdtemp(prefix="tf-bench-")
     sets = {"hparams.epochs": epochs, "stop.epochs": epochs, "stop.val_accuracy": None,
-            "resources.num_workers": workers, "resources.use_gpu": False, "checkpoint.every": epochs, **spec_overrides}
+            "resources.num_workers": workers, "resources.use_gpu": False, "resources.trainer": "ray_train",
+            "checkpoint.every": epochs, **spec_overrides}
     argv = ["run", str(JOB), "--output", out]
     for k, v in sets.items():
         argv += ["--set", f"{k}={'null' if v is None else v}"]
@@ -138,7 +160,7 @@ def main() -> None:
     mem = engine_in_process(spec, "memory")
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     raydata = engine_in_process(spec, "ray_data")
     one, start1, wall1 = trainfleet_job({}, args.epochs, 1)

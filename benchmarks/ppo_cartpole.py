@@ -179,7 +179,7 @@ def main() -> None:
     import ray
 
     t_ray = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     ray_start_s = time.perf_counter() - t_ray
     try:
         for seed in args.rllib_seeds:

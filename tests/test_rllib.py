@@ -14,7 +14,7 @@ import pytest
 from trainfleet import jobs, registry, results
 from trainfleet.cli import main
 from trainfleet.errors import SpecError
-from trainfleet.rl import rllib
+from trainfleet.rl import rllib, rllib_policy
 from trainfleet.rl.core.envs import make_env
 
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
@@ -82,6 +82,12 @@ def test_train_checkpoint_restore_act(ray_session, tmp_path, job, overrides):
     try:
         before = first.train_iteration()
         first.save(tmp_path / "ckpt")
+        # what `trainfleet eval` acts with: plain torch from weights-only files, the module's own greedy actions
+        weights_only = rllib_policy.load(tmp_path / "ckpt", first.action_space())
+        env = make_env(spec.env.id)
+        for seed in range(5):
+            obs, _ = env.reset(seed=seed)
+            np.testing.assert_allclose(weights_only(obs), first.act(obs), rtol=1e-5, atol=1e-6)
     finally:
         first.close()
     resumed = cls(spec)

@@ -43,6 +43,7 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+PBT = ["tune.scheduler=pbt", "tune.num_samples=2", "tune.space={hparams.alpha: {uniform: [0.1, 0.5]}}"]
 # (job text or None for QL, --set overrides, field path in the message, other expected fragments)
 CASES = {
     "malformed_yaml": (GOOD + "hparams: {alpha: 0.1\nseed: 1\n", [], None, ["malformed YAML", "line 6"]),
@@ -62,11 +63,20 @@ CASES = {
                          "tune.space.hparams.alpha", ["use `choice`"]),
     "pbt_with_optuna": (None, ["tune.searcher=optuna", "tune.scheduler=pbt",
                                "tune.space={hparams.alpha: {uniform: [0.1, 0.5]}}"], "tune.searcher", ["PBT"]),
+    "pbt_interval_off_checkpoints": (None, [*PBT, "tune.perturbation_interval=3", "checkpoint.every=2"],
+                                     "tune.perturbation_interval", ["not a multiple of checkpoint.every (2)"]),
+    "pbt_never_perturbs": (None, [*PBT, "tune.perturbation_interval=5", "stop.iterations=5"],
+                           "tune.perturbation_interval", ["never perturb"]),
+    "pbt_without_population": (None, [*PBT, "tune.num_samples=1"], "tune.num_samples", ["population"]),
+    "pbt_mutating_the_seed": (None, [*PBT, "tune.space={seed: {randint: [0, 5]}}"], "tune.space.seed",
+                              ["only mutate hparams"]),
     "bad_search_path": (None, ["tune.space={hparams.alpah: {choice: [0.1, 0.5]}}"], "tune.space.hparams.alpah",
                         ["did you mean 'alpha'"]),
     "bad_algorithm_import_path": (None, ["algorithm=nosuch.module:Algo"], "algorithm", ["cannot import"]),
     "algorithm_import_without_opt_in": (None, ["algorithm=nosuch.module:Algo"], "algorithm",
                                         ["TRAINFLEET_ALLOW_IMPORTS=1"]),
+    "meta_rl_on_a_plain_env": (None, ["algorithm=maml", "hparams={}"], "env.id",
+                               ["is not a meta-RL task family", "trainfleet/Navigation2D-v0"]),
 }
 
 

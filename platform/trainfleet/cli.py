@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
+from trainfleet import terminal
 from trainfleet.errors import SpecError, UserError
 
 
@@ -29,7 +31,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     s = outcome.summary
     if s.get("best_trial") and spec.tune is not None:
-        print(f"best trial: {s['best_trial']} {json.dumps(s['final_metrics'], default=str)}")
+        print(f"best trial: {s['best_trial']} {spec.tune.metric} {s['final_metrics'].get(spec.tune.metric)}")
     if outcome.status == "failed":
         print(f"training failed: {s['error']} (last good checkpoint kept in {outcome.run_dir / 'checkpoints'})")
     elif outcome.status == "interrupted":
@@ -51,7 +53,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(f"ok: {path}")
         except SpecError as err:
             failed += 1
-            print(f"error: {err}", file=sys.stderr)
+            print(terminal.error_line(err), file=sys.stderr)
     return 2 if failed else 0
 
 
@@ -72,7 +74,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from trainfleet.evaluation import evaluate_run
 
-    out = evaluate_run(args.run_dir, episodes=args.episodes, gif=args.gif)
+    out = evaluate_run(args.run_dir, episodes=args.episodes, gif=args.gif, sample=args.sample)
     if args.json:
         print(json.dumps({k: v for k, v in out.items() if k != "returns"}))
     else:
@@ -93,14 +95,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_data_export(args: argparse.Namespace) -> int:
     from trainfleet.dl.data.source import export
 
-    print(export(args.name, args.dir))
+    print(export(args.name, args.dir, args.shards))
     return 0
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     from trainfleet.launch import submit
 
-    return submit.submit(args.job, address=args.address, wait=not args.no_wait, sets=args.set, output=args.output)
+    return submit.submit(args.job, address=args.address, wait=not args.no_wait, sets=args.set, output=args.output,
+                         working_dir=args.working_dir)
 
 
 def _cmd_follow(args: argparse.Namespace) -> int:
@@ -110,7 +113,7 @@ def _cmd_follow(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="trainfleet", description=__doc__)
+    p = terminal.OneLineParser(prog="trainfleet", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run a job (or a sweep) and write a run directory")
@@ -136,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=int, default=10)
     e.add_argument("--gif", default=None, help="record the first episode to this GIF file")
+    e.add_argument("--sample", type=int, default=0, metavar="N", help="language models: generate N words")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_eval)
 
@@ -148,11 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     dx = dsub.add_parser("export", help="write a built-in dataset to DIR/NAME.parquet (local path or URI)")
     dx.add_argument("name")
     dx.add_argument("dir")
+    dx.add_argument("--shards", type=int, default=1, help="write DIR/NAME/part-*.parquet, this many files")
     dx.set_defaults(func=_cmd_data_export)
 
     s = sub.add_parser("submit", help="submit a job to a Ray cluster through the Jobs API")
     s.add_argument("job")
-    s.add_argument("--address", default=None, help="http://HEAD:8265 (default: RAY_ADDRESS)")
+    s.add_argument("--address", default=None, help="https://HEAD:8265 or http://HEAD:8265 (default: RAY_ADDRESS)")
+    s.add_argument("--working-dir", default=None, metavar="DIR",
+                   help="folder to upload (default: the nearest folder above the job with a pyproject.toml)")
     s.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
     s.add_argument("--output", default=None, help="output root on the cluster (default ./runs in the job's working dir)")
     s.add_argument("--no-wait", action="store_true", help="print the submission id and return")
@@ -168,15 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return terminal.run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ class SpecError(UserError):
         self.file = file
         self.path = path
         self.detail = message
-        where = ": ".join(p for p in (file, path) if p)
+        where = ": ".join(excerpt(p, 240, quote=False) for p in (file, path) if p)
         super().__init__(f"{where}: {message}" if where else message)
 
 
@@ -27,6 +27,19 @@ class TrainingError(Exception):
     """Training cannot go on (NaN loss, failed trial); the last good checkpoint is kept."""
 
     exit_code = 1
+
+
+def excerpt(value: object, limit: int = 60, *, quote: bool = True) -> str:
+    """`repr(value)` (or `str` with quote=False) cut to `limit` characters: a message quotes what
+    was given, never all of it (a pasted blob would otherwise print megabytes on one line)."""
+    text = repr(value) if quote else str(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """An exception as one short line for a user message (its type when it says nothing)."""
+    text = str(err).strip()
+    return text.splitlines()[0][:limit] if text else type(err).__name__
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -12,11 +12,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from trainfleet import registry
-from trainfleet.errors import SpecError, did_you_mean
+from trainfleet import registry, spec_checks, spec_paths, yaml_safety
+from trainfleet.errors import SpecError, did_you_mean, excerpt
+from trainfleet.fields import Seed
+
+# A run directory is NAME-YYYYmmdd-HHMMSS[-n]: the name leaves room for that within the
+# 255 bytes a file name may have on common filesystems.
+MAX_NAME = 200
 
 
 class _Strict(BaseModel):
@@ -36,6 +40,9 @@ class Resources(_Strict):
     learner_gpus: int | Literal["auto"] = Field(0, description="0, 1, or auto (one if the cluster has one)")
     num_workers: int = Field(1, ge=1, description="DL: Ray Train workers (DDP when > 1)")
     use_gpu: bool | Literal["auto"] = Field(False, description="DL: one GPU per Train worker")
+    trainer: Literal["auto", "in_trial", "ray_train"] = Field(
+        "auto", description="DL: in_trial = the loop inside the Tune trial; ray_train = a TorchTrainer; "
+        "auto = ray_train only for several workers or GPUs")
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
 
 
@@ -69,12 +76,14 @@ class TuneSpec(_Strict):
     searcher: Literal["random", "optuna"] = "random"
     max_concurrent_trials: int | None = Field(None, ge=1)
     grace_period: int = Field(2, ge=1, description="ASHA: iterations before a trial may be stopped")
-    perturbation_interval: int = Field(4, ge=1, description="PBT: iterations between exploit/explore")
+    perturbation_interval: int = Field(
+        4, ge=1, description="PBT: iterations between exploit/explore (default: checkpoint.every)"
+    )
     space: dict[str, Domain] = Field(default_factory=dict, description="spec path -> search domain")
 
 
 class JobSpec(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_NAME)
     algorithm: str | None = None
     model: str | None = None
     task: str | None = None
@@ -85,7 +94,7 @@ class JobSpec(_Strict):
     hparams: dict[str, Any] = Field(default_factory=dict)
     stop: Stop = Field(default_factory=Stop)
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
-    seed: int = 0
+    seed: Seed = 0
     tune: TuneSpec | None = None
 
     @model_validator(mode="after")
@@ -98,9 +107,25 @@ class JobSpec(_Strict):
             raise ValueError("`stop` needs at least one criterion (iterations, env_steps, time_s, ...)")
         return self
 
+    @model_validator(mode="after")
+    def _pbt_cadence(self) -> "JobSpec":
+        """PBT clones the checkpoint a trial reports at its perturbation: one field fills the other."""
+        t = self.tune
+        if t is not None and t.scheduler == "pbt":
+            if "perturbation_interval" not in t.model_fields_set:
+                t.perturbation_interval = self.checkpoint.every
+            elif "every" not in self.checkpoint.model_fields_set:
+                self.checkpoint.every = t.perturbation_interval
+        return self
+
     @property
     def is_rl(self) -> bool:
         return self.algorithm is not None
+
+    @property
+    def iteration_budget(self) -> int | None:
+        """The iteration (DL: epoch) at which every run stops anyway, when `stop:` fixes one."""
+        return min((v for v in (self.stop.iterations, self.stop.epochs) if v is not None), default=None)
 
 
 SPACE_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
@@ -123,7 +148,7 @@ def _raise_validation(err: ValidationError, file: str | None, prefix: str, known
         leaf = str(first["loc"][-1])
         msg = f"unknown field{did_you_mean(leaf, known)}"
     elif "input" in first and first["type"] not in ("missing",):
-        msg = f"{msg} (got {first['input']!r})"
+        msg = f"{msg} (got {excerpt(first['input'])})"
     raise SpecError(msg, file=file, path=path or None)
 
 
@@ -148,15 +173,21 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     """Validate a raw mapping into a JobSpec; also checks names against the registry."""
     if not isinstance(raw, dict):
         raise SpecError("a job spec must be a YAML mapping of fields", file=file)
+    spec_checks.check_finite(raw, file=file)
     try:
         spec = JobSpec.model_validate(raw)
     except ValidationError as err:
         loc = err.errors()[0]["loc"]
         _raise_validation(err, file, "", _fields_of(JobSpec, loc))
-    hparams_model(spec, file=file)
+    hparams = hparams_model(spec, file=file)
     if spec.is_rl:
         registry.check_env_id(spec.env.id, file=file)
         _check_env_kwargs(spec.env, file)
+        spec_paths.check_env_files(spec.env.kwargs, file)
+        spec_checks.check_episode_limit(spec.env, file=file)
+        algorithm_cls = registry.algorithm(spec.algorithm, spec.backend, file=file).load()
+        _check_algorithm_env(spec, algorithm_cls, file)
+        spec_checks.check_env_fits(spec, algorithm_cls, hparams, file=file)
     else:
         from trainfleet.dl import specs as dl_specs
 
@@ -164,6 +195,8 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     _check_resources(spec, file)
     if spec.tune is not None:
         _check_tune(spec.tune, file)
+        _check_pbt(spec, file)
+        spec_checks.check_tune_metric(spec, file=file)
         _check_space(spec, raw, file)
     return spec
 
@@ -190,10 +223,20 @@ def _check_env_kwargs(env: EnvSpec, file: str | None) -> None:
     for key in env.kwargs:
         if key not in known:
             raise SpecError(
-                f"{env.id} takes no keyword {key!r}{did_you_mean(key, known)} (it takes: {', '.join(known)})",
+                f"{env.id} takes no keyword {excerpt(key)}{did_you_mean(key, known)} (it takes: {', '.join(known)})",
                 file=file,
                 path=f"env.kwargs.{key}",
             )
+
+
+def _check_algorithm_env(spec: JobSpec, algorithm_cls: Any, file: str | None) -> None:
+    """What a native algorithm needs of its env beyond its spaces (meta-RL: a task family)."""
+    if spec.backend != "native":
+        return
+    try:
+        algorithm_cls.check_env(spec.env.id, dict(spec.env.kwargs))
+    except SpecError as err:
+        raise SpecError(err.detail, file=file, path="env.id") from None
 
 
 def _check_tune(t: TuneSpec, file: str | None) -> None:
@@ -213,6 +256,33 @@ def _check_tune(t: TuneSpec, file: str | None) -> None:
             raise SpecError("PBT cannot be combined with a searcher; drop `searcher: optuna`", file=file, path="tune.searcher")
     if t.scheduler == "pbt" and not t.space:
         raise SpecError("PBT needs a tune.space to mutate", file=file, path="tune.scheduler")
+
+
+def _check_pbt(spec: JobSpec, file: str | None) -> None:
+    """PBT settings that would run without ever exploiting, or exploit into a broken trial."""
+    t = spec.tune
+    if t.scheduler != "pbt":
+        return
+    if t.num_samples < 2:
+        raise SpecError("PBT needs a population: num_samples of at least 2", file=file, path="tune.num_samples")
+    for path in t.space:
+        if not path.startswith("hparams."):
+            raise SpecError(
+                "PBT changes values of running trials and can only mutate hparams.*", file=file, path=f"tune.space.{path}"
+            )
+    every = spec.checkpoint.every
+    if t.perturbation_interval % every:
+        raise SpecError(
+            f"{t.perturbation_interval} is not a multiple of checkpoint.every ({every}): PBT clones the checkpoint "
+            "a trial reports at its perturbation, so one must exist then",
+            file=file, path="tune.perturbation_interval",
+        )
+    budget = spec.iteration_budget
+    if budget is not None and t.perturbation_interval >= budget:
+        raise SpecError(
+            f"{t.perturbation_interval} is not below the {budget} iterations every trial runs: PBT would never perturb",
+            file=file, path="tune.perturbation_interval",
+        )
 
 
 def hparams_model(spec: JobSpec, *, file: str | None = None) -> BaseModel:
@@ -253,6 +323,7 @@ def _check_space(spec: JobSpec, raw: dict[str, Any], file: str | None) -> None:
             raise SpecError(f"{kind} takes [low, high]", file=file, path=where)
         if not values:
             raise SpecError(f"{kind} needs at least one value", file=file, path=where)
+        spec_checks.check_domain(kind, values, file=file, path=where)
         if key.split(".")[0] in ("tune", "name"):
             raise SpecError("cannot sweep this field", file=file, path=where)
         # Every value a trial can get (both ends of a range) must make a valid spec on its own.
@@ -263,7 +334,7 @@ def _check_space(spec: JobSpec, raw: dict[str, Any], file: str | None) -> None:
             except SpecError as err:
                 at = f" ({err.path})" if err.path and err.path != key else ""
                 raise SpecError(
-                    f"search path does not fit the spec{at}: {err.detail} (value {sample!r})", file=file, path=where
+                    f"search path does not fit the spec{at}: {err.detail} (value {excerpt(sample)})", file=file, path=where
                 ) from None
 
 
@@ -280,51 +351,52 @@ def apply_overrides(
             if nxt is None:
                 nxt = node[part] = {}
             if not isinstance(nxt, dict):
-                raise SpecError(f"{part!r} is not a mapping", file=file, path=dotted)
+                raise SpecError(f"{excerpt(part)} is not a mapping", file=file, path=dotted)
             node = nxt
         node[parts[-1]] = value
     return out
 
 
 def parse_set_args(pairs: list[str]) -> dict[str, Any]:
-    """`--set a.b=value` pairs; values parse as YAML scalars (1e-3, true, [1, 2])."""
+    """`--set a.b=value` pairs; values parse as YAML scalars (1e-3, true, [1, 2]) under the
+    same limits as a job file."""
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise SpecError(f"--set expects PATH=VALUE, got {pair!r}")
-        key, value = pair.split("=", 1)
+            raise SpecError(f"--set expects PATH=VALUE, got {excerpt(pair)}")
+        key, value = (part.strip() for part in pair.split("=", 1))
+        if not _SET_PATH.match(key):
+            raise SpecError(f"--set {excerpt(key)}: a field path is dotted names, e.g. hparams.lr")
         try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            out[key.strip()] = value
+            out[key] = yaml_safety.load(value, source=f"--set {key}", max_bytes=yaml_safety.MAX_SET_BYTES)
+        except yaml_safety.MalformedYAML:
+            out[key] = value  # not YAML: the plain string, as typed
     return out
 
 
+_SET_PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """safe_load a job file; malformed YAML is a SpecError with the line number."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError("no such job file", file=str(path))
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        line = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise SpecError(f"malformed YAML at {line}{err.problem}", file=str(path)) from None
-    except yaml.YAMLError as err:
-        raise SpecError(f"malformed YAML: {err}", file=str(path)) from None
+    """A job file's mapping, read under yaml_safety's limits; malformed YAML names the line."""
+    raw = yaml_safety.read_file(path)
     if raw is None:
         raise SpecError("the job file is empty", file=str(path))
     return raw
 
 
 def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[JobSpec, dict[str, Any]]:
-    """Read, override and validate a job file. Returns the spec and the resolved raw mapping."""
+    """Read, override and validate a job file. Returns the spec and the resolved raw mapping.
+
+    Relative paths become absolute here (`spec_paths`): the file's against its directory,
+    `overrides` (from the command line) against the current directory.
+    """
     raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise SpecError("a job spec must be a YAML mapping of fields", file=str(path))
+    raw = spec_paths.resolve_file(raw, Path(path).resolve().parent)
     if overrides:
-        raw = apply_overrides(raw, overrides, file=str(path))
+        raw = apply_overrides(raw, spec_paths.resolve_overrides(overrides, raw, Path.cwd()), file=str(path))
     spec = parse_spec(raw, file=str(path))
     return spec, raw
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from trainfleet.errors import SpecError, did_you_mean
+from trainfleet.errors import SpecError, did_you_mean, excerpt
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ def _entries(*entries: Entry) -> dict[tuple[str, str], Entry]:
 
 _TAB = "trainfleet.rl.tabular"
 _DEEP = "trainfleet.rl.deep"
+_SEARCH = "trainfleet.rl.search"
 
 ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     # Unit 1: planning with a known model
@@ -59,6 +60,13 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("dqn", f"{_DEEP}.dqn:DQN", "deep Q-network; double, dueling and prioritized replay as switches", "deep/off-policy"),
     Entry("ddpg", f"{_DEEP}.ddpg:DDPG", "deep deterministic policy gradient", "deep/off-policy"),
     Entry("td3", f"{_DEEP}.td3:TD3", "twin delayed DDPG", "deep/off-policy"),
+    # Unit 2: stochastic policy search, the population evaluated across rollout workers
+    Entry("cem", f"{_SEARCH}.cem:CEM", "cross-entropy method with an added-noise schedule", "search"),
+    Entry("es", f"{_SEARCH}.es:ES", "OpenAI evolution strategies (shared noise table, antithetic pairs, centred ranks)", "search"),
+    Entry("cma_es", f"{_SEARCH}.cma_es:CMAES", "CMA-ES through the cma package's ask/tell", "search"),
+    # Unit 2: meta-RL, adaptation to unseen tasks of a task family
+    Entry("maml", "trainfleet.rl.meta.maml:MAML", "model-agnostic meta-learning (policy-gradient inner step, second/first order)", "meta"),
+    Entry("rl2", "trainfleet.rl.meta.rl2:RL2", "RL²: a GRU policy that adapts within a trial, trained by PPO", "meta"),
     # RLlib backend: what RLlib maintains
     Entry("ppo", "trainfleet.rl.rllib:RLlibPPO", "RLlib PPO", "rllib", backend="rllib"),
     Entry("dqn", "trainfleet.rl.rllib:RLlibDQN", "RLlib DQN (double/dueling/prioritized settings)", "rllib", backend="rllib"),
@@ -69,6 +77,7 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
 
 _DLM = "trainfleet.dl.models"
 _DLD = "trainfleet.dl.data.builtin"
+_TXT = "trainfleet.dl.text.corpora"
 
 
 def _named(*entries: Entry) -> dict[str, Entry]:
@@ -90,6 +99,12 @@ MODELS: dict[str, Entry] = _named(
     Entry("gan", f"{_DLM}.gan:GAN", "the notes' MLP GAN (G 256-512-1024, D 512-256), label smoothing", "generate"),
     Entry("dcgan", f"{_DLM}.gan:DCGAN", "deep convolutional GAN", "generate"),
     Entry("transfer", f"{_DLM}.transfer:Transfer", "pre-trained body from another run or weights file, new head, freeze/unfreeze top k", "classify"),
+    # Unit 4: NLP (trained by dl/text/train.py)
+    Entry("tfidf", f"{_DLM}.tfidf:TfIdf", "vector space model: TF, IDF (notes or smoothed), TF-IDF, cosine ranking", "embed"),
+    Entry("skipgram", f"{_DLM}.word2vec:SkipGram", "word2vec skip-gram, negative sampling or hierarchical softmax, on Ray Train", "embed"),
+    Entry("cbow", f"{_DLM}.word2vec:CBOW", "word2vec CBOW, negative sampling or hierarchical softmax, on Ray Train", "embed"),
+    Entry("glove", f"{_DLM}.glove:GloVe", "GloVe: co-occurrence counts in Ray tasks, weighted least squares with AdaGrad", "embed"),
+    Entry("lstm_lm", f"{_DLM}.language_model:LSTMLanguageModel", "word-level LSTM language model: perplexity, sampled text", "language_model"),
 )
 DATASETS: dict[str, Entry] = _named(
     Entry("digits", f"{_DLD}:digits", "scikit-learn's 1,797 8x8 handwritten digits (real data), 10 classes"),
@@ -100,6 +115,9 @@ DATASETS: dict[str, Entry] = _named(
     Entry("xor-2d", f"{_DLD}:xor_2d", "XOR of the unit square's corners with jitter (seed 0)"),
     Entry("moons-2d", f"{_DLD}:moons_2d", "scikit-learn two moons, noise 0.15 (seed 0)"),
     Entry("sine-regression", f"{_DLD}:sine_regression", "y = sin(x) + noise on [-3, 3] (seed 0)"),
+    Entry("lee", f"{_TXT}:lee", "gensim's Lee background corpus: 300 news documents, ~60k tokens"),
+    Entry("wiki-head500", f"{_TXT}:wiki_head500", "gensim's first 500 Wikipedia articles, ~331k tokens, lower-cased and stemmed"),
+    Entry("polarity", f"{_TXT}:polarity", "gensim's 200 Pang & Lee movie-review sentences, positive/negative"),
 )
 
 
@@ -124,7 +142,7 @@ def algorithm(
             allow_imports = os.environ.get(ALLOW_IMPORTS_ENV) == "1"
         if not allow_imports:
             raise SpecError(
-                f"{name!r} names a module to import; job specs run no code of their own by default. "
+                f"{excerpt(name)} names a module to import; job specs run no code of their own by default. "
                 f"Set {ALLOW_IMPORTS_ENV}=1 to allow your own algorithms.",
                 file=file,
                 path=path,
@@ -133,11 +151,11 @@ def algorithm(
     names = sorted({n for n, b in ALGORITHMS if b == backend})
     other = [b for n, b in ALGORITHMS if n == name]
     if other:
-        hint = f"; {name!r} exists for backend {other[0]!r}"
+        hint = f"; {excerpt(name)} exists for backend {other[0]!r}"
     else:
         hint = did_you_mean(name, names)
     raise SpecError(
-        f"unknown algorithm {name!r} for backend {backend!r}{_end(hint)} Run `trainfleet list algorithms` "
+        f"unknown algorithm {excerpt(name)} for backend {backend!r}{_end(hint)} Run `trainfleet list algorithms` "
         "to see all, or name your own as `package.module:Class`.",
         file=file,
         path=path,
@@ -158,9 +176,9 @@ def _import_path_entry(target: str, *, path: str, file: str | None) -> Entry:
     try:
         cls = entry.load()
     except (ImportError, AttributeError, ValueError) as err:
-        raise SpecError(f"cannot import algorithm {target!r}: {err}", file=file, path=path) from None
+        raise SpecError(f"cannot import algorithm {excerpt(target)}: {err}", file=file, path=path) from None
     if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
-        raise SpecError(f"{target!r} is not a trainfleet Algorithm subclass", file=file, path=path)
+        raise SpecError(f"{excerpt(target)} is not a trainfleet Algorithm subclass", file=file, path=path)
     return entry
 
 
@@ -169,7 +187,7 @@ def named(table: dict[str, Entry], kind: str, name: str, *, path: str, file: str
     if name in table:
         return table[name]
     raise SpecError(
-        f"unknown {kind} {name!r}{_end(did_you_mean(name, table))} Run `trainfleet list {kind}s` to see all.",
+        f"unknown {kind} {excerpt(name)}{_end(did_you_mean(name, table))} Run `trainfleet list {kind}s` to see all.",
         file=file,
         path=path,
     )
@@ -198,7 +216,7 @@ def check_env_id(env_id: str, *, path: str = "env.id", file: str | None = None) 
     ids = env_ids()
     if env_id not in ids:
         raise SpecError(
-            f"unknown environment {env_id!r}{_end(did_you_mean(env_id, ids))} Run `trainfleet list envs` to see all.",
+            f"unknown environment {excerpt(env_id)}{_end(did_you_mean(env_id, ids))} Run `trainfleet list envs` to see all.",
             file=file,
             path=path,
         )

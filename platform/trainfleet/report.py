@@ -10,8 +10,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from trainfleet import results
 from trainfleet.errors import UserError
 
@@ -36,7 +34,7 @@ def _trial_labels(run_dir: Path, trial_ids: list[str]) -> dict[str, str]:
     labels = {t: t for t in trial_ids}
     path = run_dir / "trials.parquet"
     if path.exists():
-        for row in pq.read_table(path).to_pylist():
+        for row in results.read_parquet(path).to_pylist():
             config = " ".join(f"{k.removeprefix('config.')}={_short(v)}" for k, v in row.items() if k.startswith("config."))
             labels[row[results.TRIAL_ID]] = f"{row[results.TRIAL_ID]} {config}".strip()
     return labels
@@ -86,7 +84,8 @@ def write_report(run_dir: str | Path) -> list[Path]:
     def save(fig, name: str) -> None:
         fig.tight_layout()
         path = run_dir / name
-        fig.savefig(path, dpi=110)
+        with results.atomic_write(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
         plt.close(fig)
         written.append(path)
 
@@ -117,7 +116,7 @@ def write_report(run_dir: str | Path) -> list[Path]:
 
 def _trial_comparison(plt, run_dir: Path, summary: dict[str, Any]):
     """Final value of the sweep's metric per trial, best first, labelled with the sampled config."""
-    trial_rows = pq.read_table(run_dir / "trials.parquet").to_pylist()
+    trial_rows = results.read_parquet(run_dir / "trials.parquet").to_pylist()
     metric = _sweep_metric(run_dir) or results.EPISODE_RETURN_MEAN
     mode = _sweep_mode(run_dir)
     scored = [(r, r.get(metric)) for r in trial_rows]
@@ -147,7 +146,10 @@ def _sweep_mode(run_dir: Path) -> str:
 
 
 def _tune_section(run_dir: Path) -> dict[str, Any] | None:
-    import yaml
+    from trainfleet import jobs
 
     path = run_dir / "spec.yaml"
-    return yaml.safe_load(path.read_text()).get("tune") if path.exists() else None
+    if not path.exists():
+        return None
+    spec = jobs.read_yaml(path)
+    return spec.get("tune") if isinstance(spec, dict) else None

@@ -19,14 +19,17 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trainfleet.errors import UserError
+from trainfleet.errors import UserError, first_line
 
 if TYPE_CHECKING:
     from trainfleet.jobs import JobSpec
@@ -67,10 +70,49 @@ def new_run_dir(output_root: str | Path, name: str) -> Path:
     return candidate
 
 
+def check_output_root(output_root: str | Path) -> None:
+    """Refuse, before Ray starts, an output root where no run directory can be created."""
+    root = Path(output_root).expanduser()
+    if any(len(part.encode()) > 255 for part in root.parts) or len(str(root).encode()) > 3800:
+        raise UserError(f"--output {str(root)[:80]}...: longer than the filesystem allows")
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"--output {root}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"--output {root}: {existing} is not writable")
+
+
 def inside(root: str | Path, path: str | Path) -> bool:
     """True when `path` resolves within `root` (a run dir may never escape the output root)."""
     root_r, path_r = Path(root).resolve(), Path(path).resolve()
     return path_r == root_r or root_r in path_r.parents
+
+
+@contextmanager
+def atomic_write(path: str | Path) -> Iterator[Path]:
+    """Yields a new temporary file beside `path`, renamed over `path` once written.
+
+    The temporary name is fresh and created exclusively, and the rename replaces whatever is at
+    `path` (a planted symlink included) instead of writing through it: a write meant for a run
+    directory never lands outside it, and a reader never sees half a file.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide shared run directories' files
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_write(path) as tmp:
+        tmp.write_text(text)
 
 
 def _clean(value: Any) -> Any:
@@ -89,7 +131,7 @@ class MetricsTable:
         self.path = path
         self.rows: dict[tuple[str, int], dict[str, Any]] = {}
         if path.exists():
-            for row in pq.read_table(path).to_pylist():
+            for row in read_parquet(path).to_pylist():
                 self.rows[(row.get(TRIAL_ID, ""), int(row[ITERATION]))] = row
 
     def add(self, trial_id: str, row: dict[str, Any]) -> None:
@@ -108,19 +150,27 @@ class MetricsTable:
     def flush(self) -> None:
         if not self.rows:
             return
-        tmp = self.path.with_suffix(".parquet.tmp")
-        pq.write_table(self.table(), tmp)
-        os.replace(tmp, self.path)
+        with atomic_write(self.path) as tmp:
+            pq.write_table(self.table(), tmp)
 
 
 def write_trials(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
     path = run_dir / "trials.parquet"
-    pq.write_table(pa.Table.from_pylist([{k: _clean(v) for k, v in r.items()} for r in rows]), path)
+    with atomic_write(path) as tmp:
+        pq.write_table(pa.Table.from_pylist([{k: _clean(v) for k, v in r.items()} for r in rows]), tmp)
     return path
 
 
+def read_parquet(path: Path) -> pa.Table:
+    """A Parquet file of the run directory, or a UserError naming it when it is damaged."""
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as err:
+        raise UserError(f"{path}: not a readable Parquet file ({first_line(err)})") from None
+
+
 def read_metrics(run_dir: str | Path) -> pa.Table:
-    return pq.read_table(Path(run_dir) / "metrics.parquet")
+    return read_parquet(Path(run_dir) / "metrics.parquet")
 
 
 def versions() -> dict[str, str]:
@@ -147,13 +197,24 @@ def git_sha() -> str | None:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str, allow_nan=True))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2, default=str, allow_nan=True))
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file of the run directory, or a UserError naming it when it is missing or damaged."""
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing") from None
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: not readable JSON ({first_line(err)})") from None
 
 
 def read_summary(run_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / "summary.json").read_text())
+    summary = read_json(Path(run_dir) / "summary.json")
+    if not isinstance(summary, dict):
+        raise UserError(f"{Path(run_dir) / 'summary.json'}: expected a JSON object")
+    return summary
 
 
 def replace_dir(src: str | Path, dst: Path) -> None:
@@ -175,10 +236,19 @@ def final_checkpoint(run_dir: str | Path) -> Path:
 
 
 def load_run_spec(run_dir: str | Path) -> tuple["JobSpec", dict[str, Any]]:
+    """The run's resolved spec, through the same validation as a job file (import gate included)."""
     path = Path(run_dir) / "spec.yaml"
     if not path.is_file():
         raise UserError(f"{run_dir}: not a run directory (no spec.yaml)")
     from trainfleet import jobs
 
     return jobs.load_job(path)
+
+
+def read_stored_spec(path: Path) -> "JobSpec":
+    """A spec stored as JSON in a checkpoint, validated like a job file: a `module:Class` in it is
+    imported only with TRAINFLEET_ALLOW_IMPORTS=1, whoever wrote the checkpoint."""
+    from trainfleet import jobs
+
+    return jobs.parse_spec(read_json(path), file=str(path))
 

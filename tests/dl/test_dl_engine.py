@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import torch
 from dl_helpers import spec
 
 from trainfleet.dl.data.batches import InMemoryBatches
 from trainfleet.dl.data.images import read_image_folder
-from trainfleet.dl.data.source import DataSpec, prepare, split
+from trainfleet.dl.data.source import DataInfo, DataSpec, prepare, split
 from trainfleet.dl.engine import Collect, fit
 
 HP = {"hidden": [32], "dropout": 0.2, "epochs": 4}  # dropout: resume must restore the RNG too
@@ -60,3 +61,15 @@ def test_image_folder_reads_one_class_per_subfolder(tmp_path):
     _, c = run(spec("cnn", "classify", {"image_folder": str(tmp_path), "image_size": 8, "val_fraction": 0.34},
                     {"epochs": 1}))
     assert c.rows[-1]["epoch"] == 1
+
+
+def test_ddp_shards_split_each_epoch_into_equal_disjoint_parts():
+    """Each rank takes every world-th row of the one-worker epoch order, cut to equal counts."""
+    rows = pa.table({"row": np.arange(1000, dtype=np.float32), "label": np.zeros(1000, dtype=np.int64)})
+    info = DataInfo((1,), 10, ("row",), "label")  # the feature is the row number: batches show which rows
+    order = torch.cat([b["x"] for b in InMemoryBatches(rows, rows, info, 64, seed=5).train(3)])[:, 0]
+    shards = [InMemoryBatches(rows, rows, info, 64, 5, rank, 3) for rank in range(3)]
+    seen = [torch.cat([b["x"] for b in shard.train(3)])[:, 0] for shard in shards]
+    for rank, x in enumerate(seen):
+        assert torch.equal(x, order[rank:999:3])
+    assert sorted(torch.cat([b["x"] for shard in shards for b in shard.val()])[:, 0].tolist()) == list(range(1000))

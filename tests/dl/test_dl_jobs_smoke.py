@@ -15,8 +15,7 @@ JOB_FILES = sorted((ROOT / "jobs" / "dl").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", JOB_FILES, ids=lambda p: p.stem)
-def test_job_trains_one_epoch(path, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_job_trains_one_epoch(path):
     spec, _ = jobs.load_job(path, {"hparams.epochs": 1, "stop.epochs": 1})
     _, rows, _ = fit_in_process(spec)
     assert len(rows) == 1 and rows[0]["stop_reason"] in ("epochs", "val_accuracy")

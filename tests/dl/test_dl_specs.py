@@ -74,6 +74,7 @@ def test_wrong_feature_column_and_bad_shape_are_located(tmp_path, digits_parquet
         ({"model": "gan", "task": "generate", "data": {"dataset": "digits"}, "resources": {"num_workers": 2}},
          "resources.num_workers"),
         ({"model": "transfer", "data": {"dataset": "digits-5to9"}, "hparams": {"source": "/no/such/run"}}, "hparams.source"),
+        ({"data": {"dataset": "digits"}, "resources": {"num_workers": 2, "trainer": "in_trial"}}, "resources.trainer"),
     ],
 )
 def test_spec_errors_name_the_field(tmp_path, fields, where):
@@ -81,8 +82,8 @@ def test_spec_errors_name_the_field(tmp_path, fields, where):
     assert rc == 2 and where in err
 
 
-def test_every_dl_job_file_validates(monkeypatch):
-    monkeypatch.chdir(ROOT)  # job files name their weights relative to the repository root
+def test_every_dl_job_file_validates(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # job files name their weights relative to themselves, not to the cwd
     files = sorted(str(p) for p in (ROOT / "jobs" / "dl").glob("*.yaml")) + \
         sorted(str(p) for p in (ROOT / "jobs" / "sweeps").glob("*dl*.yaml"))
     assert files

@@ -1,8 +1,8 @@
-"""DL jobs through the real platform: CLI -> Tune trial -> Ray Train V2 TorchTrainer -> run directory.
+"""DL jobs through the real platform: CLI -> Tune trial -> (in-trial loop | Ray Train V2 TorchTrainer) -> run dir.
 
-Ray Train start-up costs ~30 s per fit here, so only two runs go through it: a 1-worker job
-from an exported Parquet file (run dir, metrics schema, checkpoint contents, eval), and a
-2-worker DDP job run as an ASHA sweep (same schema, trials.parquet).
+A one-worker CPU job trains inside the Tune trial; Ray Train start-up costs ~30 s per fit
+here, so only two runs go through it: the same job with `resources.trainer: ray_train`
+(which must give the in-trial run's numbers), and a 2-worker DDP job run as an ASHA sweep.
 """
 
 from __future__ import annotations
@@ -27,6 +27,15 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
     return rc, buf.getvalue()
 
 
+def run_dir_of(out: str) -> Path:
+    return Path(out.strip().splitlines()[-1].removeprefix("run dir: "))
+
+
+def used_torch_trainer(run_dir: Path) -> bool:
+    """A TorchTrainer keeps its own run (storage) inside the Tune trial's directory."""
+    return any(run_dir.glob("tune/trial_*/train/train-*"))
+
+
 def write_job(path: Path, **fields) -> str:
     job = {"name": "digits-mlp", "model": "mlp", "task": "classify", "hparams": {"hidden": [64], "epochs": 3, "lr": 3.0e-3},
            "stop": {"epochs": 3}, "checkpoint": {"every": 1, "keep": 1}, "seed": 0, **fields}
@@ -34,14 +43,21 @@ def write_job(path: Path, **fields) -> str:
     return str(path)
 
 
-def test_one_worker_parquet_job_writes_run_dir_and_evaluates(ray_session, runs, tmp_path):
-    assert main(["data", "export", "digits", str(tmp_path / "data")]) == 0
-    parquet = tmp_path / "data" / "digits.parquet"
-    job = write_job(tmp_path / "job.yaml", data={"path": str(parquet), "label_column": "label", "batch_size": 64})
+def test_relative_parquet_job_run_from_another_directory_trains_in_the_trial_and_evaluates(
+        ray_session, runs, tmp_path, monkeypatch):
+    assert main(["data", "export", "digits", str(tmp_path / "project" / "data")]) == 0
+    (tmp_path / "project" / "jobs").mkdir()
+    job = write_job(tmp_path / "project" / "jobs" / "job.yaml",
+                    data={"path": "../data/digits.parquet", "label_column": "label", "batch_size": 64})
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     rc, out = run_cli(["run", job, "--output", str(runs)])
     assert rc == 0, out
     assert "epoch    3 | train_loss" in out
-    run_dir = Path(out.strip().splitlines()[-1].removeprefix("run dir: "))
+    run_dir = run_dir_of(out)
+    assert not used_torch_trainer(run_dir)
+    recorded = yaml.safe_load((run_dir / "spec.yaml").read_text())["data"]["path"]
+    assert recorded == str(tmp_path / "project" / "data" / "digits.parquet")
     rows = pq.read_table(run_dir / "metrics.parquet").to_pylist()
     assert [r["epoch"] for r in rows] == [1, 2, 3] and SCHEMA <= set(rows[0])
     assert rows[-1]["val_accuracy"] > 0.8 and rows[-1]["train_loss"] < rows[0]["train_loss"]
@@ -59,6 +75,23 @@ def test_one_worker_parquet_job_writes_run_dir_and_evaluates(ray_session, runs, 
     assert abs(scores["val_accuracy"] - rows[-1]["val_accuracy"]) < 1e-9  # same split, same weights
 
 
+def test_ray_train_path_gives_the_in_trial_result_for_the_same_seed(ray_session, runs, tmp_path):
+    job = write_job(tmp_path / "job.yaml", data={"dataset": "digits", "batch_size": 64})
+    outcomes = {}
+    for trainer in ("in_trial", "ray_train"):
+        rc, out = run_cli(["run", job, "--output", str(runs), "--set", f"resources.trainer={trainer}"])
+        assert rc == 0, out
+        run_dir = run_dir_of(out)
+        assert used_torch_trainer(run_dir) == (trainer == "ray_train")
+        rows = pq.read_table(run_dir / "metrics.parquet").to_pylist()
+        rc, scores = run_cli(["eval", str(run_dir), "--json"])
+        assert rc == 0
+        outcomes[trainer] = ([{k: r[k] for k in ("epoch", "train_loss", "val_loss", "val_accuracy")} for r in rows],
+                             json.loads(scores)["val_accuracy"])
+    assert outcomes["ray_train"] == outcomes["in_trial"]
+    assert len(outcomes["in_trial"][0]) == 3
+
+
 def test_two_worker_ddp_sweep_reports_the_same_schema(ray_session, runs, tmp_path):
     tune = {"metric": "val_accuracy", "mode": "max", "num_samples": 1, "scheduler": "asha", "grace_period": 1,
             "space": {"hparams.lr": {"choice": [3.0e-3]}}}
@@ -66,7 +99,8 @@ def test_two_worker_ddp_sweep_reports_the_same_schema(ray_session, runs, tmp_pat
                     resources={"num_workers": 2}, tune=tune)
     rc, out = run_cli(["run", job, "--output", str(runs)])
     assert rc == 0, out
-    run_dir = Path(out.strip().splitlines()[-1].removeprefix("run dir: "))
+    run_dir = run_dir_of(out)
+    assert used_torch_trainer(run_dir)
     rows = pq.read_table(run_dir / "metrics.parquet").to_pylist()
     assert [r["epoch"] for r in rows] == [1, 2, 3] and SCHEMA <= set(rows[0])
     assert rows[-1]["val_accuracy"] > 0.8

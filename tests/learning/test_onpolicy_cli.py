@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -36,23 +38,28 @@ def kill_one_rollout_worker(ray, before: list[dict[str, str]], timeout_s: float 
     raise AssertionError("rollout worker actors never appeared")
 
 
-def test_a3c_runs_asynchronously_on_two_workers_and_survives_a_killed_one(ray_session, runs):
+def run_killing_one_worker(ray, argv: list[str], runs: Path) -> tuple[dict[str, Any], Any, Path]:
+    """`trainfleet run argv` in a thread, one of its 2 rollout actors killed once they work:
+    (summary, metrics, run directory) of the run that must still succeed."""
     codes: list[int] = []
-    before = rollout_actor_names(ray_session)
-    run = threading.Thread(target=lambda: codes.append(main([
+    before = rollout_actor_names(ray)
+    run = threading.Thread(target=lambda: codes.append(main(argv)))
+    run.start()
+    killed = kill_one_rollout_worker(ray, before)
+    run.join(timeout=600)
+    assert codes == [0], killed
+    run_dir = only_run_dir(runs)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return summary, pq.read_table(run_dir / "metrics.parquet").to_pandas(), run_dir
+
+
+def test_a3c_runs_asynchronously_on_two_workers_and_survives_a_killed_one(ray_session, runs):
+    summary, m, run_dir = run_killing_one_worker(ray_session, [
         "run", str(JOBS / "rl" / "a3c_cartpole.yaml"), "--output", str(runs),
         "--set", "stop.episode_return_mean=195", "--set", "hparams.episode_window=20",
         "--set", "stop.env_steps=150000", "--set", "checkpoint.every=5",
-    ])))
-    run.start()
-    killed = kill_one_rollout_worker(ray_session, before)
-    run.join(timeout=600)
-    assert codes == [0], killed
-
-    run_dir = only_run_dir(runs)
-    summary = json.loads((run_dir / "summary.json").read_text())
+    ], runs)
     assert summary["status"] == "completed" and summary["stop_reason"] == "episode_return_mean", summary
-    m = pq.read_table(run_dir / "metrics.parquet").to_pandas()
     assert list(m["iteration"]) == list(range(1, len(m) + 1))  # no missing rows
     assert m["worker_restarts"].iloc[-1] == 1
     assert m["staleness_mean"].max() > 0  # gradients computed on older weights were applied

@@ -11,28 +11,17 @@ from typing import Any
 
 from pydantic import Field
 
-from trainfleet.rl.core.algorithm import Algorithm, Hparams, ensure_finite
+from counting import Counting
+
+from trainfleet.rl.core.algorithm import Hparams, ensure_finite
 
 
-class Diverging(Algorithm):
+class Diverging(Counting):
     class Hparams(Hparams):
         nan_at: int = Field(3, ge=1, description="iteration whose loss is NaN")
-
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.iteration = 0
 
     def train_iteration(self) -> dict[str, Any]:
         self.iteration += 1
         loss = float("nan") if self.iteration >= self.hp.nan_at else 1.0 / self.iteration
         ensure_finite(td=loss)
         return {"env_steps": 10 * self.iteration, "episode_return_mean": float(self.iteration), "loss_td": loss}
-
-    def get_state(self) -> dict[str, Any]:
-        return {"iteration": self.iteration}
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.iteration = int(state["iteration"])
-
-    def act(self, obs: Any) -> int:
-        return 0

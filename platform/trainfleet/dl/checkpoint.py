@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainfleet import jobs
+from trainfleet import jobs, results
+from trainfleet.errors import UserError, first_line
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.rl.core.checkpoint import load_state, save_state
 
@@ -51,6 +52,9 @@ class Loaded:
 
 def read(directory: str | Path) -> Loaded:
     d = Path(directory)
-    spec = jobs.JobSpec.model_validate(json.loads((d / SPEC_FILE).read_text()))
-    info = DataInfo.from_dict(json.loads((d / INFO_FILE).read_text()))
+    spec = results.read_stored_spec(d / SPEC_FILE)
+    try:
+        info = DataInfo.from_dict(results.read_json(d / INFO_FILE))
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{d / INFO_FILE}: not a data description ({first_line(err)})") from None
     return Loaded(spec, info, load_state(d))

@@ -1,8 +1,9 @@
 """The one training loop of every DL job: epochs of task steps, validation, stop checks, checkpoints.
 
-No Ray here. `dl/train.py` runs `fit` on each Ray Train worker (data from Ray Data shards,
-DDP through `prepare`, `report` -> `ray.train.report`); tests and benchmarks run the very
-same function in-process (data from memory, `report` collecting rows). With several
+No Ray here. `dl/trial.py` runs `fit` inside the Tune trial (`report` -> `tune.report`),
+`dl/train.py` on each Ray Train worker (DDP through `prepare`, `report` ->
+`ray.train.report`); tests and benchmarks run the very same function in-process (`report`
+collecting rows). All of them feed it `InMemoryBatches`. With several
 workers, torch.distributed sums the validation statistics so every worker reports the
 same numbers.
 """
@@ -24,6 +25,7 @@ from trainfleet.dl.build import build
 from trainfleet.dl.checkpoint import Payload
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.errors import NonFiniteLossError
+from trainfleet.rl.core.checkpoint import optimizer_lr, restore_optimizer
 
 Report = Callable[..., None]  # report(metrics: dict, checkpoint: Payload | None = None)
 
@@ -146,7 +148,7 @@ def fit(
     if start is not None:
         model.load_state_dict(start["model"])
         for name, opt in opts.items():
-            opt.load_state_dict(start["optimizers"][name])
+            restore_optimizer(opt, start["optimizers"][name])
         epoch, time_s = start["epoch"], start["time_s"]
         _set_rng_state(start["rng"])
     trained = prepare(model)  # DDP wrapper on several workers; `model` keeps the plain state_dict keys
@@ -167,10 +169,12 @@ def fit(
         means = _all_reduce({k: v / max(n_batches, 1) for k, v in sums.items()} | {"samples": float(n_samples)}, device)
         world = _world_size()
         metrics: dict[str, Any] = {k: v / world for k, v in means.items() if k != "samples"}
-        metrics.update(validate(task, trained, data.val(), hp, device))
+        metrics.update(validate(task, model, data.val(), hp, device))  # no DDP wrapper: shards may differ in size
         time_s += time.perf_counter() - t0
         metrics.update(epoch=epoch, iteration=epoch, time_s=time_s,
                        train_samples_per_s=means["samples"] / max(train_s, 1e-9))
+        if opts:
+            metrics["lr"] = optimizer_lr(next(iter(opts.values())))  # as stepped with, after any restore
         reason = stop_reason(spec, hp.epochs, metrics)
         if reason:
             metrics["stop_reason"] = reason
@@ -203,6 +207,17 @@ class Collect:
             self.last_checkpoint = checkpoint
 
 
+def in_memory(spec: jobs.JobSpec) -> tuple[Any, Any]:
+    """(prepared split, its in-memory batches) of a job trained in this one process."""
+    from trainfleet.dl.data.batches import InMemoryBatches
+    from trainfleet.dl.data.source import DataSpec, prepare
+
+    torch.set_num_threads(1)  # one thread per process is fastest on small CPUs (design.md)
+    ds = DataSpec.model_validate(spec.data or {})
+    prepared = prepare(ds, spec.seed)
+    return prepared, InMemoryBatches(prepared.train, prepared.val, prepared.info, ds.batch_size, spec.seed)
+
+
 def fit_in_process(
     spec: jobs.JobSpec, report: Report | None = None, checkpoint_dir: str | None = None
 ) -> tuple[nn.Module, list[dict[str, Any]], Any]:
@@ -211,13 +226,7 @@ def fit_in_process(
     Returns the trained model, the per-epoch rows and the prepared data (split tables, info);
     with `checkpoint_dir`, the final checkpoint is written there as a Ray run would.
     """
-    from trainfleet.dl.data.batches import InMemoryBatches
-    from trainfleet.dl.data.source import DataSpec, prepare
-
-    torch.set_num_threads(1)
-    ds = DataSpec.model_validate(spec.data or {})
-    prepared = prepare(ds, spec.seed)
-    batches = InMemoryBatches(prepared.train, prepared.val, prepared.info, ds.batch_size, spec.seed)
+    prepared, batches = in_memory(spec)
     collect = Collect()
 
     def both(metrics: dict[str, Any], checkpoint: Payload | None = None) -> None:

@@ -5,22 +5,55 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import socket
 import time
 
 from trainfleet import jobs
 from trainfleet.errors import UserError
 
 
+ANSWER_TIMEOUT_S = 5.0  # a cluster that does not accept a connection by then is not there
+CLUSTER_FILE = "ray_current_cluster"  # where `ray start` records the address `auto` means
+
+
 def target_address(address: str | None) -> str | None:
-    """The cluster to join: --address, else RAY_ADDRESS (set by `ray job submit`), else None."""
+    """The cluster to join: --address, else RAY_ADDRESS (set by `ray job submit`), else None (a
+    fresh local Ray). Checked to answer first, so a dead cluster is one line, not minutes of retries."""
     source = "--address" if address else "RAY_ADDRESS"
     address = address or os.environ.get("RAY_ADDRESS") or None
-    if address and address.startswith(("http://", "https://")):
+    if not address or address == "local":
+        return None
+    if address.startswith(("http://", "https://")):
         raise UserError(
             f"{source}={address} is a dashboard (Jobs API) address: `trainfleet submit JOB --address {address}` "
             "sends the job there; `trainfleet run --address` joins a cluster by its GCS address (HOST:6379)"
         )
+    if address == "auto":
+        address = _recorded_cluster(source)
+    _check_answers(address, source)
     return address
+
+
+def _recorded_cluster(source: str) -> str:
+    """What `auto` means to Ray: the address the last `ray start` on this machine wrote down."""
+    path = os.path.join(os.environ.get("RAY_TMPDIR") or "/tmp/ray", CLUSTER_FILE)
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        raise UserError(f"{source}=auto: no Ray cluster recorded on this machine ({path} is missing); "
+                        "give the cluster's HOST:PORT, or leave the address out for a local Ray") from None
+
+
+def _check_answers(address: str, source: str) -> None:
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"{source}={address}: expected HOST:PORT (the cluster's GCS address, e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=ANSWER_TIMEOUT_S).close()
+    except OSError as err:
+        raise UserError(f"{source}={address}: no Ray cluster answers there ({err.strerror or err}); "
+                        "start it, fix the address, or leave it out to run on a local Ray") from None
 
 
 def local_capacity() -> tuple[float, float]:
@@ -51,6 +84,8 @@ def connect(address: str | None, *, dashboard: bool = False) -> float:
     if ray.is_initialized():
         return 0.0
     common = dict(logging_level=logging.WARNING, log_to_driver=False)
+    # Always an explicit address: Ray's own default follows ray_current_cluster, which a crashed
+    # cluster leaves behind, and then hangs on a dead GCS.
     if address:
         ray.init(address=address, **common)
     else:

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from trainfleet import jobs, results
+from trainfleet import jobs, results, trust
 from trainfleet.launch import cluster
 
 if TYPE_CHECKING:
-    from trainfleet.launch.progress import RunRecorder
+    from trainfleet.launch.progress import RunRecorder, TrialTable
+    from trainfleet.launch.schedulers import SweepLog
 
 
 @dataclass
@@ -53,32 +54,39 @@ def trainable_for(spec: jobs.JobSpec) -> Any:
         from trainfleet.launch.trial import rl_trial
 
         return tune.with_resources(rl_trial, trial_resources(spec))
-    from trainfleet.dl.train import dl_trainable
+    from trainfleet.dl.text import TEXT_TASKS
+
+    if spec.task in TEXT_TASKS:
+        from trainfleet.dl.text.train import text_trainable
+
+        return text_trainable(spec)
+    from trainfleet.dl.trial import dl_trainable
 
     return dl_trainable(spec)
 
 
 def _write_inputs(run_dir: Path, job_file: str | None, raw: dict[str, Any], spec: jobs.JobSpec) -> None:
     if job_file:
-        shutil.copyfile(job_file, run_dir / "job.yaml")
-    (run_dir / "spec.yaml").write_text(yaml.safe_dump(jobs.resolved_dict(spec), sort_keys=False))
-    (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
+        results.write_text(run_dir / "job.yaml", Path(job_file).read_text())
+    results.write_text(run_dir / "spec.yaml", yaml.safe_dump(jobs.resolved_dict(spec), sort_keys=False))
+    results.write_text(run_dir / "command.txt", " ".join(sys.argv) + "\n")
 
 
-def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, resume: bool) -> Any:
+def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, log: SweepLog, resume: bool) -> Any:
     from ray import tune
 
-    from trainfleet.launch import search_space
+    from trainfleet.launch import schedulers, search_space
 
     t = spec.tune
     trainable = trainable_for(spec)
-    time_attr = "training_iteration"
+    callbacks = [recorder, *schedulers.callbacks(spec)]
     run_config = tune.RunConfig(
         name="tune",
         storage_path=str(run_dir),
         verbose=0,
-        callbacks=[recorder],
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
+        stop=schedulers.stopper(spec),
+        callbacks=callbacks,
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=schedulers.checkpoints_to_keep(spec)),
         failure_config=tune.FailureConfig(max_failures=spec.checkpoint.max_failures),
     )
     if resume:
@@ -87,14 +95,14 @@ def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, resume: boo
         )
         # The restored run config carries a pickled copy of the old recorder; this session's
         # recorder must be the one that sees the results (Tuner.restore takes no run_config).
-        tuner._local_tuner.get_run_config().callbacks = [recorder]
+        tuner._local_tuner.get_run_config().callbacks = callbacks
         return tuner
     tune_config = tune.TuneConfig(
         metric=t.metric if t else None,
         mode=t.mode if t else None,
         num_samples=t.num_samples if t else 1,
-        scheduler=search_space.scheduler(t, time_attr),
-        search_alg=search_space.searcher(t),
+        scheduler=schedulers.scheduler(spec, log),
+        search_alg=schedulers.searcher(spec, log),
         max_concurrent_trials=t.max_concurrent_trials if t else None,
         reuse_actors=t is not None,  # a sweep's next trial skips the worker start-up and imports
         trial_name_creator=lambda trial: f"{spec.name}_{trial.trial_id}",
@@ -123,7 +131,7 @@ def _best_trial(spec: jobs.JobSpec, last: dict[str, dict[str, Any]]) -> str | No
     return (max if mode == "max" else min)(scored, key=lambda x: x[1])[0]
 
 
-def _trial_rows(result_grid: Any, last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _trial_rows(result_grid: Any, last: dict[str, dict[str, Any]], log: SweepLog) -> list[dict[str, Any]]:
     rows = []
     for res in result_grid:
         tid = (res.metrics or {}).get("trial_id") or Path(res.path).name.removeprefix("trial_")
@@ -134,6 +142,7 @@ def _trial_rows(result_grid: Any, last: dict[str, dict[str, Any]]) -> list[dict[
         row[results.TRIAL_ID] = tid
         row["status"] = "error" if res.error else "ok"
         row["error"] = str(res.error).splitlines()[0][:500] if res.error else None
+        row.update(log.columns(tid))
         rows.append(row)
     return rows
 
@@ -166,14 +175,19 @@ def run_job(
     Ctrl-C is Tune's: the first SIGINT stops the trials and saves the experiment state,
     so `--resume RUN_DIR` continues from each trial's last checkpoint.
     """
+    if resume_dir:
+        trust.verify(resume_dir)  # before Tune unpickles anything in it
     address = cluster.target_address(address)
+    if not resume_dir:
+        results.check_output_root(output_root)
     if not address:
         cluster.check_fits(spec, job_file, None)
     t_start = time.perf_counter()
     startup_s = cluster.connect(address, dashboard=dashboard)
     if address:
         cluster.check_fits(spec, job_file, address)
-    from trainfleet.launch.progress import RunRecorder
+    from trainfleet.launch.progress import RunRecorder, TrialTable
+    from trainfleet.launch.schedulers import SweepLog
 
     fresh = not resume_dir
     run_dir = results.new_run_dir(output_root, spec.name) if fresh else Path(resume_dir).resolve()
@@ -181,8 +195,9 @@ def run_job(
     try:
         if fresh:
             _write_inputs(run_dir, job_file, raw, spec)
-        recorder = RunRecorder(run_dir, sweep=sweep, stream=stream)
-        tuner = _tuner(spec, run_dir, recorder, resume=not fresh)
+        log = SweepLog()
+        recorder = RunRecorder(run_dir, sweep=sweep, stream=stream, table=TrialTable(spec.tune, log) if sweep else None)
+        tuner = _tuner(spec, run_dir, recorder, log, resume=not fresh)
     except BaseException:
         if fresh:  # nothing ran: leave no half-made run directory behind
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -194,6 +209,7 @@ def run_job(
         grid = None
     train_s = time.perf_counter() - t_train
     recorder.metrics.flush()
+    recorder.signer.sign()  # Tune's final experiment-state save
     status, error_text = "completed", None
     errors = [r.error for r in grid if r.error] if grid is not None else []
     if grid is None or recorder.unfinished:
@@ -203,7 +219,7 @@ def run_job(
     best = _best_trial(spec, recorder.last_result)
     _finalise_checkpoints(run_dir, sweep, best)
     if sweep and grid is not None:
-        results.write_trials(run_dir, _trial_rows(grid, recorder.last_result))
+        results.write_trials(run_dir, _trial_rows(grid, recorder.last_result, log))
     final = recorder.last_result.get(best, {}) if best else {}
     summary = {
         "name": spec.name,

@@ -18,6 +18,7 @@ from trainfleet.rl.core.algorithm import Algorithm, RunContext
 from trainfleet.rl.core.checkpoint import load_state, save_state
 
 SPEC_FILE = "trial_spec.json"
+PROGRESS_FILE = "progress.json"
 
 
 class Runner(Protocol):
@@ -81,9 +82,19 @@ def build_runner(spec: jobs.JobSpec) -> Runner:
     return cls(spec)
 
 
+def write_checkpoint(directory: Path, runner: Runner, spec: jobs.JobSpec, progress: dict[str, Any]) -> None:
+    """What a trial checkpoint holds: the runner's state, the trial's spec and the loop's counters."""
+    runner.save(directory)
+    write_trial_spec(directory, spec)
+    (directory / PROGRESS_FILE).write_text(json.dumps(progress))
+
+
 def write_trial_spec(directory: Path, spec: jobs.JobSpec) -> None:
     (directory / SPEC_FILE).write_text(json.dumps(jobs.resolved_dict(spec)))
 
 
 def read_trial_spec(directory: Path) -> jobs.JobSpec:
-    return jobs.JobSpec.model_validate(json.loads((directory / SPEC_FILE).read_text()))
+    """The spec a checkpoint was trained with, validated like a job file (see results.read_stored_spec)."""
+    from trainfleet.results import read_stored_spec
+
+    return read_stored_spec(directory / SPEC_FILE)

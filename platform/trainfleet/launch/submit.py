@@ -1,8 +1,8 @@
 """`trainfleet submit | status | logs | stop`: jobs on a Ray cluster through the Ray Jobs API.
 
 A submitted job is exactly `trainfleet run JOB.yaml [--set ...]` run by the cluster, with the
-project directory (without runs/, .git and other bulky folders) as its working_dir and the
-local trainfleet package shipped alongside, so the cluster runs the code you submitted.
+project directory as its working_dir (what goes into it: launch/upload.py) and the local
+trainfleet package shipped alongside, so the cluster runs the code you submitted.
 
 Ray 2.60 clusters have token authentication on by default. The client sends the token as a
 bearer header, taken from RAY_AUTH_TOKEN, else the file at RAY_AUTH_TOKEN_PATH, else
@@ -12,22 +12,20 @@ bearer header, taken from RAY_AUTH_TOKEN, else the file at RAY_AUTH_TOKEN_PATH, 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import re
 import shlex
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from trainfleet import jobs
 from trainfleet.errors import UserError
+from trainfleet.launch import upload
 
-# Never uploaded with the working_dir (gitignore-style patterns, relative to the project root).
-EXCLUDES = [
-    ".git", "runs/", "**/__pycache__/", "*.egg-info/", ".venv/", "venv/", ".pytest_cache/",
-    "build/", "dist/", "node_modules/", "benchmarks/results/*.parquet", "**/*.pt", "**/*.ckpt",
-]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../trainfleet
 _PROGRESS = re.compile(r"iter\s+(\d+) \| env_steps ([\d,]+) \| return (\S+)")
 EXIT = {"SUCCEEDED": 0, "STOPPED": 130}
@@ -61,12 +59,36 @@ def client(address: str | None) -> Any:
     from ray.job_submission import JobSubmissionClient
 
     address = dashboard_address(address)
+    warn_if_plain_http(address)
     token = auth_token()
     headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
         return JobSubmissionClient(address, headers=headers)
     except (AuthenticationError, ConnectionError, RuntimeError, ValueError) as err:
         raise UserError(_connection_message(address, err)) from None
+
+
+_warned: set[str] = set()
+
+
+def warn_if_plain_http(address: str) -> None:
+    """Once per address and process: over plain http to another machine, the token and the
+    uploaded project can be read (or changed) by anyone on the path."""
+    parsed = urllib.parse.urlsplit(address)
+    if parsed.scheme != "http" or _is_loopback(parsed.hostname or "") or address in _warned:
+        return
+    _warned.add(address)
+    print(f"warning: {address} is plain http: the cluster token and your project travel unencrypted; "
+          "use an https:// address (TLS in front of the dashboard) or an SSH tunnel to 127.0.0.1", file=sys.stderr)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _connection_message(address: str, err: BaseException) -> str:
@@ -85,14 +107,6 @@ def _connection_message(address: str, err: BaseException) -> str:
     return f"cannot reach the Ray dashboard at {address}: {first}"
 
 
-def project_root(job_path: Path) -> Path:
-    """The nearest folder above the job file with a pyproject.toml, else the current directory."""
-    for folder in job_path.parents:
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    return Path.cwd().resolve()
-
-
 def entrypoint(job_path: str, sets: list[str], output: str | None) -> str:
     args = ["trainfleet", "run", job_path] + [a for s in sets for a in ("--set", s)]
     if output:
@@ -100,15 +114,16 @@ def entrypoint(job_path: str, sets: list[str], output: str | None) -> str:
     return shlex.join(args)
 
 
-def submit(job: str, *, address: str | None, wait: bool, sets: list[str], output: str | None = None) -> int:
-    jobs.load_job(job, jobs.parse_set_args(sets))  # a bad spec fails here, before any upload
+def submit(job: str, *, address: str | None, wait: bool, sets: list[str], output: str | None = None,
+           working_dir: str | None = None) -> int:
+    overrides = jobs.parse_set_args(sets)
+    jobs.load_job(job, overrides)  # a bad spec fails here, before any upload
     job_path = Path(job).resolve()
-    root = project_root(job_path)
-    if root not in job_path.parents:
-        raise UserError(f"{job}: the job file must be inside the project directory {root} (it is the job's working_dir)")
+    root = upload.project_root(job_path, working_dir)
+    excludes = upload.excludes(jobs.read_yaml(job), overrides, job_path.parent, root, file=job)
     c = client(address)
     # py_modules puts this trainfleet first on the cluster's sys.path, whatever version it has installed.
-    runtime_env = {"working_dir": str(root), "excludes": EXCLUDES, "py_modules": [str(PACKAGE_DIR)]}
+    runtime_env = {"working_dir": str(root), "excludes": excludes, "py_modules": [str(PACKAGE_DIR)]}
     submission_id = _submit_with_retry(
         c, entrypoint=entrypoint(job_path.relative_to(root).as_posix(), sets, output), runtime_env=runtime_env
     )

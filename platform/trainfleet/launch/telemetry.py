@@ -7,7 +7,7 @@ training while it runs. Prometheus sees each name with Ray's `ray_` prefix, e.g.
 `ray_trainfleet_episode_return_mean{job="q-learning-frozenlake", trial_id="..."}`.
 
 Call `record(job, trial_id, metrics)` once per iteration: the RL trial loop
-(`launch/trial.py`) and the DL trial (`dl/train.py`, with rank 0's epoch metrics) do.
+(`launch/trial.py`) and the DL trials (`dl/trial.py`; `dl/train.py` with rank 0's epoch metrics) do.
 It never raises: metrics export is an observer and must not stop a run.
 """
 

@@ -17,9 +17,8 @@ from ray import tune
 
 from trainfleet import jobs, results
 from trainfleet.launch import progress, telemetry
-from trainfleet.launch.runner import build_runner, write_trial_spec
+from trainfleet.launch.runner import PROGRESS_FILE, build_runner, write_checkpoint
 
-PROGRESS_FILE = "progress.json"
 REPORT_EVERY_S = 1.0  # a plain run's cadence of Tune reports (each carries all rows since the last)
 
 
@@ -87,11 +86,8 @@ def rl_trial(config: dict[str, Any]) -> None:
             batch, last_report = [], time.monotonic()
             if checkpoint_due:
                 with tempfile.TemporaryDirectory() as d:
-                    runner.save(Path(d))
-                    write_trial_spec(Path(d), spec)
-                    (Path(d) / PROGRESS_FILE).write_text(json.dumps(
-                        {"iteration": iteration, "time_s": time_s, "env_steps": env_steps}
-                    ))
+                    write_checkpoint(Path(d), runner, spec,
+                                     {"iteration": iteration, "time_s": time_s, "env_steps": env_steps})
                     tune.report(report, checkpoint=tune.Checkpoint.from_directory(d))
             else:
                 tune.report(report)

@@ -28,10 +28,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import gymnasium as gym
 import numpy as np
 from pydantic import Field, model_validator
 
 from trainfleet import jobs, results
+from trainfleet.fields import Width
+from trainfleet.rl import rllib_policy
 from trainfleet.rl.core.algorithm import Hparams
 from trainfleet.rl.core.envs import make_env
 from trainfleet.rl.core.episodes import EpisodeWindow
@@ -61,7 +64,7 @@ class RLlibHparams(Hparams):
     train_batch_size: int = Field(
         2000, ge=1, description="env steps per learner update (RLlib's train_batch_size_per_learner)"
     )
-    fcnet_hiddens: list[int] = Field(default_factory=lambda: [64, 64], description="hidden layer widths")
+    fcnet_hiddens: list[Width] = Field(default_factory=lambda: [64, 64], description="hidden layer widths")
     fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field("tanh", description="hidden activation")
     episode_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
 
@@ -94,7 +97,7 @@ class PPOHparams(RLlibHparams):
     use_kl_loss: bool = Field(True, description="adaptive KL penalty on top of the clip")
     num_epochs: int = Field(10, ge=1, description="passes over each train batch")
     minibatch_size: int = Field(500, ge=1, description="SGD minibatch size")
-    fcnet_hiddens: list[int] = Field(default_factory=lambda: [32], description="hidden layer widths")
+    fcnet_hiddens: list[Width] = Field(default_factory=lambda: [32], description="hidden layer widths")
     fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field(
         "linear", description="hidden activation (RLlib's tuned CartPole PPO uses one linear layer)"
     )
@@ -125,8 +128,8 @@ class DQNHparams(RLlibHparams):
     num_steps_sampled_before_learning_starts: int = Field(1000, ge=0, description="warm-up env steps")
     min_sample_timesteps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
     training_intensity: float | None = Field(None, gt=0, description="trained/sampled step ratio (None: RLlib's)")
-    fcnet_hiddens: list[int] = Field(default_factory=lambda: [256], description="torso widths")
-    head_fcnet_hiddens: list[int] = Field(default_factory=lambda: [256], description="Q-head (value/advantage) widths")
+    fcnet_hiddens: list[Width] = Field(default_factory=lambda: [256], description="torso widths")
+    head_fcnet_hiddens: list[Width] = Field(default_factory=lambda: [256], description="Q-head (value/advantage) widths")
 
     def training_args(self) -> dict[str, Any]:
         args = super().training_args()
@@ -157,7 +160,7 @@ class SACHparams(RLlibHparams):
     num_steps_sampled_before_learning_starts: int = Field(256, ge=0, description="warm-up env steps")
     min_sample_timesteps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
     train_batch_size: int = Field(256, ge=1, description="replayed transitions per gradient step")
-    fcnet_hiddens: list[int] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
+    fcnet_hiddens: list[Width] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
     fcnet_activation: Literal["tanh", "relu", "swish", "linear"] = Field("relu", description="hidden activation")
 
     def training_args(self) -> dict[str, Any]:
@@ -205,6 +208,25 @@ def _record_episode(*, episode: Any, metrics_logger: Any, prev_episode_chunks: A
     metrics_logger.log_value(EPISODE_LENGTHS, sum(len(c) for c in chunks), reduce="item_series")
 
 
+def _config_lr_to_optimizers(learner: Any) -> None:
+    """Runs on the learner after a restore: the config's learning rate back onto its optimisers.
+
+    RLlib loads the optimiser's param groups (lr included) with the checkpoint and puts the
+    config's lr back only after the next update, so the first update after a PBT exploit would
+    step at the donor's rate (ray-project/ray#62173). Private Learner members: check them on
+    every Ray upgrade.
+    """
+    for optimizer, schedule in learner._optimizer_lr_schedules.items():
+        learner._set_optimizer_lr(optimizer, float(schedule.get_current_value()))
+
+
+def _optimizer_lr(learner: Any) -> float:
+    """Runs on the learner: the learning rate its (first) optimiser will step with."""
+    module_id = next(iter(learner.module.keys()))
+    (_, optimizer), *_ = learner.get_optimizers_for_module(module_id)
+    return float(optimizer.param_groups[0]["lr"])
+
+
 def _learner_gpus(spec: jobs.JobSpec) -> int:
     """1 when the spec asks for a GPU, or says auto and this (trial) process was given one."""
     want = spec.resources.learner_gpus
@@ -218,12 +240,24 @@ def _learner_gpus(spec: jobs.JobSpec) -> int:
 class RLlibRunner:
     """The Runner for `backend: rllib`; subclasses set `Hparams` and `config_class`.
 
-    The Algorithm (and its env runner actors) is built on the first training call, so
-    `trainfleet eval` restores only the RLModule from the checkpoint and needs no Ray.
+    The Algorithm (and its env runner actors) is built on the first training call. `trainfleet
+    eval` never builds this runner: it reads the weights-only policy files `save` writes.
     """
 
     Hparams: ClassVar[type[RLlibHparams]] = RLlibHparams
     config_class: ClassVar[str] = ""  # "module:ConfigClass"
+    # submodules on the greedy path, each as its candidate names (rl/rllib_policy.py)
+    greedy_path: ClassVar[tuple[tuple[str, ...], ...]] = (("encoder.actor_encoder", "encoder.encoder"), ("pi",))
+
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        """What the RLlib algorithm needs of the env's spaces and they lack (see Algorithm.space_problem)."""
+        return None
+
+    @classmethod
+    def memory_needed(cls, hparams: Any, observation_space: gym.Space, action_space: gym.Space) -> int:
+        """RLlib sizes its own buffers; trainfleet does not estimate them."""
+        return 0
 
     def __init__(self, spec: jobs.JobSpec) -> None:
         self.spec = spec
@@ -232,7 +266,7 @@ class RLlibRunner:
         self._module: Any = None
         self._pending_restore: Path | None = None
         self.window = EpisodeWindow(self.hp.episode_window)
-        self._action_space = None
+        self._spaces: tuple[Any, Any] | None = None
 
     # -- building ------------------------------------------------------------------
 
@@ -271,9 +305,18 @@ class RLlibRunner:
             register_env(self.env_name(), functools.partial(_env_creator, self.spec.env.id))
             self.algo = self.algorithm_config().build_algo()
             if self._pending_restore is not None:
-                self.algo.restore_from_path(str(self._pending_restore / RLLIB_DIR))
+                self._restore_algorithm(self._pending_restore)
                 self._drop_pending_restore()
         return self.algo
+
+    def _restore_algorithm(self, directory: Path) -> None:
+        self.algo.restore_from_path(str(directory / RLLIB_DIR))
+        self._on_learner(_config_lr_to_optimizers)
+
+    def _on_learner(self, func: Any) -> Any:
+        """`func(learner)` on the (first) learner; the learner lives in the trial (num_learners=0)."""
+        (result,) = self.algo.learner_group.foreach_learner(func)
+        return result.get()
 
     def _drop_pending_restore(self) -> None:
         if self._pending_restore is not None:
@@ -283,7 +326,9 @@ class RLlibRunner:
     # -- Runner protocol -----------------------------------------------------------
 
     def train_iteration(self) -> dict[str, Any]:
-        return self.platform_metrics(self._algorithm().train())
+        algo = self._algorithm()
+        lr = self._on_learner(_optimizer_lr)  # what this iteration's updates step with
+        return {**self.platform_metrics(algo.train()), "lr": lr}
 
     def platform_metrics(self, result: dict[str, Any]) -> dict[str, Any]:
         """RLlib's result dict in the platform's vocabulary (results.py)."""
@@ -309,12 +354,27 @@ class RLlibRunner:
     def save(self, directory: Path) -> None:
         self._algorithm().save_to_path(str(directory / RLLIB_DIR))
         (directory / WINDOW_FILE).write_text(json.dumps(self.window.get_state()))
+        self.export_policy(directory)
+
+    def export_policy(self, directory: Path) -> bool:
+        """The greedy policy as weights-only files (rl/rllib_policy.py): what `eval` reads, without Ray."""
+        module = self.inference_module()
+        layers = rllib_policy.greedy_layers(module, self.greedy_path)
+        if layers is None:
+            return False
+        obs_space = self.spaces()[0]
+        if not isinstance(obs_space, gym.spaces.Box):
+            return False  # RLlib one-hot encodes other spaces before the module; not rebuilt here
+        obs_space.seed(self.spec.seed)
+        sample = np.stack([obs_space.sample() for _ in range(16)]).astype(np.float32)
+        action = "mean" if isinstance(self.action_space(), gym.spaces.Box) else "argmax"
+        return rllib_policy.export(directory, layers, action, self._deterministic, sample)
 
     def restore(self, directory: Path) -> None:
         self.window.set_state(json.loads((directory / WINDOW_FILE).read_text()))
         self._module = None
         if self.algo is not None:
-            self.algo.restore_from_path(str(directory / RLLIB_DIR))
+            self._restore_algorithm(directory)
         else:
             # Tune may delete `directory` once restore() returns; keep a private copy until the
             # algorithm is built (training) or the module is loaded (eval).
@@ -322,47 +382,42 @@ class RLlibRunner:
             shutil.copytree(directory / RLLIB_DIR, self._pending_restore / RLLIB_DIR)
 
     def inference_module(self) -> Any:
-        """The trained RLModule: the live algorithm's, or the checkpoint's learner module."""
+        """The trained RLModule of the live algorithm (restored first when a restore is pending)."""
         if self._module is None:
-            if self.algo is not None:
-                self._module = self.algo.get_module()
-            else:
-                from ray.rllib.core.rl_module.rl_module import RLModule
-
-                if self._pending_restore is None:
-                    raise RuntimeError("act() needs a trained or restored agent")
-                path = self._pending_restore / RLLIB_DIR / "learner_group" / "learner" / "rl_module" / "default_policy"
-                self._module = RLModule.from_checkpoint(str(path))
+            self._module = self._algorithm().get_module()
         return self._module
 
-    def act(self, obs: Any) -> Any:
-        """Greedy action: the module's deterministic inference output, mapped to the env's action space."""
-        import gymnasium as gym
+    def _deterministic(self, obs: Any) -> Any:
+        """The module's greedy output for a batch of observations, before unsquashing."""
         import torch
         from ray.rllib.core.columns import Columns
-        from ray.rllib.utils.spaces.space_utils import unsquash_action
 
         module = self.inference_module()
         with torch.no_grad():
-            out = module.forward_inference({Columns.OBS: torch.as_tensor(np.asarray(obs)[None], dtype=torch.float32)})
+            out = module.forward_inference({Columns.OBS: torch.as_tensor(obs, dtype=torch.float32)})
         if Columns.ACTIONS in out:
-            action = out[Columns.ACTIONS]
-        else:
-            dist = module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
-            action = dist.to_deterministic().sample()
-        action = action[0].cpu().numpy()
+            return out[Columns.ACTIONS]
+        dist = module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+        return dist.to_deterministic().sample()
+
+    def act(self, obs: Any) -> Any:
+        """Greedy action: the module's deterministic inference output, mapped to the env's action space."""
+        action = self._deterministic(np.asarray(obs)[None])[0].cpu().numpy()
         space = self.action_space()
         if isinstance(space, gym.spaces.Box):
-            # RLlib's env runners unsquash [-1, 1] outputs to the bounds (normalize_actions=True).
-            return np.clip(unsquash_action(action, space), space.low, space.high)
+            return rllib_policy.unsquash(action, space)
         return int(action)
 
     def action_space(self) -> Any:
-        if self._action_space is None:
+        return self.spaces()[1]
+
+    def spaces(self) -> tuple[Any, Any]:
+        """(observation space, action space) of one env, as the module sees them."""
+        if self._spaces is None:
             env = make_env(self.spec.env.id, self.spec.env.kwargs)
-            self._action_space = env.action_space
+            self._spaces = (env.observation_space, env.action_space)
             env.close()
-        return self._action_space
+        return self._spaces
 
     def close(self) -> None:
         self._drop_pending_restore()
@@ -383,6 +438,11 @@ class RLlibDQN(RLlibRunner):
 
     Hparams = DQNHparams
     config_class = "ray.rllib.algorithms.dqn:DQNConfig"
+    greedy_path = (("encoder",), ("af",))
+
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        return None if isinstance(action_space, gym.spaces.Discrete) else "dqn needs a Discrete action space"
 
 
 class RLlibSAC(RLlibRunner):
@@ -390,6 +450,7 @@ class RLlibSAC(RLlibRunner):
 
     Hparams = SACHparams
     config_class = "ray.rllib.algorithms.sac:SACConfig"
+    greedy_path = (("pi_encoder",), ("pi",))
 
 
 class RLlibAPPO(RLlibRunner):

@@ -17,6 +17,11 @@ def class_dirs(root: str | Path) -> list[Path]:
     return sorted(p for p in Path(root).iterdir() if p.is_dir())
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The images of one class folder, in a fixed order."""
+    return sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES)
+
+
 def read_image_folder(root: str | Path, size: int) -> pa.Table:
     """RGB images resized to size x size, scaled to [0, 1]; label = index of the sorted class folder."""
     from PIL import Image
@@ -26,12 +31,11 @@ def read_image_folder(root: str | Path, size: int) -> pa.Table:
         raise UserError(f"{root}: no class sub-folders (expected root/<class>/<image files>)")
     images, labels = [], []
     for label, folder in enumerate(classes):
-        for f in sorted(folder.iterdir()):
-            if f.suffix.lower() in SUFFIXES:
-                with Image.open(f) as im:
-                    arr = np.asarray(im.convert("RGB").resize((size, size)), dtype=np.float32) / 255.0
-                images.append(arr.transpose(2, 0, 1))  # HWC -> CHW, torch's layout
-                labels.append(label)
+        for f in image_files(folder):
+            with Image.open(f) as im:
+                arr = np.asarray(im.convert("RGB").resize((size, size)), dtype=np.float32) / 255.0
+            images.append(arr.transpose(2, 0, 1))  # HWC -> CHW, torch's layout
+            labels.append(label)
     if not images:
         raise UserError(f"{root}: no images with suffix {sorted(SUFFIXES)}")
     out = table(np.stack(images), np.asarray(labels, dtype=np.int64), (3, size, size), len(classes), prefix="pixel")

@@ -1,7 +1,7 @@
 """A job's `data:` section -> an Arrow table, its `DataInfo` and a seed-fixed train/val split.
 
     data: {dataset: digits}                                  # built-in (trainfleet list datasets)
-    data: {path: s3://bucket/train.parquet, label_column: y} # Parquet file/dir, any pyarrow URI
+    data: {path: /mnt/data/train.parquet, label_column: y}   # Parquet file/dir, a local or mounted path
     data: {path: a.parquet, val_path: b.parquet}             # explicit held-out file, no split
     data: {image_folder: ./pets}                             # one sub-folder per class
 
@@ -29,7 +29,7 @@ class DataSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str | None = Field(None, description="a built-in dataset name (trainfleet list datasets)")
-    path: str | None = Field(None, description="Parquet file or directory; local path or pyarrow URI (s3://, gs://)")
+    path: str | None = Field(None, description="Parquet file or directory: a local path (a bucket through a mount)")
     image_folder: str | None = Field(None, description="directory with one sub-folder of images per class")
     val_path: str | None = Field(None, description="held-out Parquet; when given, `path` is all training data")
     features: list[str] | None = Field(None, description="feature columns (default: every column but the label)")
@@ -84,6 +84,12 @@ def exists(path: str) -> bool:
 
     filesys, inner = filesystem(path)
     return filesys.get_file_info(inner).type != fs.FileType.NotFound
+
+
+def count_rows(path: str) -> int:
+    """Rows of a Parquet file or directory, from its footers (no data read)."""
+    filesys, inner = filesystem(path)
+    return sum(fragment.metadata.num_rows for fragment in pq.ParquetDataset(inner, filesystem=filesys).fragments)
 
 
 def read_schema(path: str) -> pa.Schema:
@@ -187,18 +193,38 @@ def prepare(ds: DataSpec, seed: int) -> Prepared:
     return Prepared(table.take(s.train_idx), table.take(s.val_idx), info, s.record())
 
 
-def export(name: str, directory: str) -> str:
-    """`trainfleet data export NAME DIR`: a built-in dataset as DIR/NAME.parquet (metadata kept)."""
+def export(name: str, directory: str, shards: int = 1) -> str:
+    """`trainfleet data export NAME DIR`: a built-in dataset as DIR/NAME.parquet (metadata kept).
+
+    With shards > 1: DIR/NAME/part-00000.parquet ... (row ranges in order), a directory that
+    `data: {path: ...}` and Ray Data read as one dataset, one file per reader.
+    """
     from trainfleet import registry
     from trainfleet.errors import UserError
 
     if name not in registry.DATASETS:
         registry.named(registry.DATASETS, "dataset", name, path="NAME")
     filesys, inner = filesystem(directory)
-    filesys.create_dir(inner, recursive=True)
-    target = f"{directory.rstrip('/')}/{name}.parquet"
+    table = registry.DATASETS[name].load()()
+    if shards > 1:
+        target = f"{directory.rstrip('/')}/{name}"
+        step = -(-table.num_rows // shards)
+        parts = [(f"{target}/part-{i:05d}.parquet", table.slice(i * step, step)) for i in range(shards)]
+    else:
+        target = f"{directory.rstrip('/')}/{name}.parquet"
+        parts = [(target, table)]
     try:
-        pq.write_table(registry.DATASETS[name].load()(), filesystem(target)[1], filesystem=filesys)
+        filesys.create_dir(inner, recursive=True)
+        if shards > 1:
+            filesys.create_dir(filesystem(target)[1], recursive=True)
+        for path, part in parts:
+            if "://" in directory:
+                pq.write_table(part, filesystem(path)[1], filesystem=filesys)
+            else:  # a local file is written aside and renamed: never through a planted link
+                from trainfleet.results import atomic_write
+
+                with atomic_write(path) as tmp:
+                    pq.write_table(part, tmp)
     except OSError as err:
         raise UserError(f"cannot write {target}: {err}") from None
     return target

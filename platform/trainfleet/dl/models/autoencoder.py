@@ -16,10 +16,11 @@ from trainfleet.dl.data.source import DataInfo
 from trainfleet.dl.hparams import Activation, TrainHparams
 from trainfleet.dl.models.cnn import image_shape
 from trainfleet.dl.models.layers import activation, dense_stack
+from trainfleet.fields import Width
 
 
 class AutoencoderHparams(TrainHparams):
-    hidden: list[int] = Field([128], description="encoder widths before the bottleneck (mirrored by the decoder)")
+    hidden: list[Width] = Field([128], description="encoder widths before the bottleneck (mirrored by the decoder)")
     bottleneck: int = Field(16, ge=1, description="size of the code; compare with PCA at the same size")
     activation: Activation = Field("relu", description="hidden activation")
     noise_std: float = Field(0.0, ge=0, description="denoising: std of the Gaussian corruption of inputs (0 = off)")
@@ -51,7 +52,7 @@ class DenoisingAutoencoder(Autoencoder):
 
 
 class ConvAutoencoderHparams(AutoencoderHparams):
-    channels: list[int] = Field([16, 32], min_length=1, description="filters of the stride-2 conv layers")
+    channels: list[Width] = Field([16, 32], min_length=1, description="filters of the stride-2 conv layers")
 
 
 class ConvAutoencoder(nn.Module):

@@ -18,17 +18,18 @@ from torch import nn
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.dl.hparams import TrainHparams
 from trainfleet.dl.models.layers import dense_stack
+from trainfleet.fields import Width
 
 
 class CNNHparams(TrainHparams):
-    channels: list[int] = Field([32], min_length=1, description="filters of each conv block (32, 64, ... typical)")
+    channels: list[Width] = Field([32], min_length=1, description="filters of each conv block (32, 64, ... typical)")
     kernel_size: int = Field(3, ge=1, description="square kernel, 3 or 5 (notes L5062-5082)")
     stride: int = Field(1, ge=1, description="conv stride; larger shrinks the feature map")
     padding: Literal["same", "valid"] = Field("valid", description="same = zero padding keeping H x W at stride 1")
     pool: int = Field(2, ge=0, description="max-pool size after each block (0 = no pooling)")
     batchnorm: bool = Field(False, description="BatchNorm between conv and ReLU (notes L4960)")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden dense layer (0.5 in the notes)")
-    dense: list[int] = Field([128], description="hidden dense widths after flatten")
+    dense: list[Width] = Field([128], description="hidden dense widths after flatten")
 
 
 def conv_block(c_in: int, c_out: int, hp: CNNHparams) -> nn.Sequential:

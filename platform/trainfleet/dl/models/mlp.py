@@ -15,10 +15,11 @@ from torch import nn
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.dl.hparams import Activation, TrainHparams
 from trainfleet.dl.models.layers import dense_stack
+from trainfleet.fields import Width
 
 
 class MLPHparams(TrainHparams):
-    hidden: list[int] = Field([128, 64], min_length=1, description="widths of the hidden layers (depth = length)")
+    hidden: list[Width] = Field([128, 64], min_length=1, description="widths of the hidden layers (depth = length)")
     activation: Activation = Field("relu", description="hidden-layer activation (notes U3.7)")
     dropout: float = Field(0.0, ge=0, lt=1, description="drop probability after each hidden layer (0.5 typical)")
     batchnorm: bool = Field(False, description="BatchNorm after each hidden Linear")

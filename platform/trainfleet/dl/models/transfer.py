@@ -19,10 +19,14 @@ from trainfleet.dl.data.source import DataInfo
 from trainfleet.dl.hparams import TrainHparams
 
 
+# Models whose networks split into a `body` and a `head`: the ones a weights file can come from.
+BACKBONES = ("cnn", "mlp")
+
+
 class TransferHparams(TrainHparams):
     source: str | None = Field(None, description="run dir or checkpoint dir of the pre-training job")
     weights: str | None = Field(None, description="instead of `source`: a local state_dict file (torch.save)")
-    backbone: str = Field("cnn", description="with `weights`: the model name the file belongs to")
+    backbone: str = Field("cnn", description=f"with `weights`: the model the file belongs to ({', '.join(BACKBONES)})")
     backbone_hparams: dict[str, Any] = Field(default_factory=dict, description="with `weights`: that model's hparams")
     freeze: bool = Field(True, description="freeze the pre-trained base (feature extraction)")
     unfreeze_top: int = Field(0, ge=0, description="then unfreeze this many of the base's top layers (fine-tuning)")

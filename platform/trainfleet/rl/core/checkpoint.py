@@ -6,11 +6,15 @@ which would run arbitrary code from a tampered file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from trainfleet.errors import UserError, first_line
 
 STATE_FILE = "state.pt"
 _NP_TAG = "__ndarray__"
@@ -18,7 +22,8 @@ _NP_TAG = "__ndarray__"
 
 def _encode(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
-        return {_NP_TAG: torch.from_numpy(np.ascontiguousarray(obj)), "dtype": str(obj.dtype)}
+        # reshape: ascontiguousarray turns a 0-d array into shape (1,)
+        return {_NP_TAG: torch.from_numpy(np.ascontiguousarray(obj).reshape(obj.shape)), "dtype": str(obj.dtype)}
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, dict):
@@ -40,6 +45,17 @@ def _decode(obj: Any) -> Any:
     return obj
 
 
+def array_shapes(obj: Any, path: str = "") -> dict[str, tuple[int, ...]]:
+    """path -> shape of every array or tensor in a state (to compare the layouts of two states)."""
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        return {path: tuple(obj.shape)}
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    out: dict[str, tuple[int, ...]] = {}
+    for key, value in items:
+        out.update(array_shapes(value, f"{path}/{key}"))
+    return out
+
+
 def save_state(directory: str | Path, state: dict[str, Any]) -> Path:
     path = Path(directory) / STATE_FILE
     torch.save(_encode(state), path)
@@ -47,5 +63,39 @@ def save_state(directory: str | Path, state: dict[str, Any]) -> Path:
 
 
 def load_state(directory: str | Path) -> dict[str, Any]:
+    """The state, or a UserError naming the file when it is missing, truncated or not weights-only."""
     path = Path(directory) / STATE_FILE
-    return _decode(torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        return _decode(torch.load(path, map_location="cpu", weights_only=True))
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing from the checkpoint") from None
+    except Exception as err:  # torch raises many types for damaged files (zip, unpickler, EOF, ...)
+        raise UserError(f"{path}: not a readable weights-only checkpoint ({first_line(err)})") from None
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """Moments and step counts from a checkpoint; lr and the other group settings stay the config's.
+
+    `load_state_dict` would also bring back the saved param-group settings, so a PBT trial that
+    clones a donor with a perturbed `lr` (or a resume with `--set hparams.lr=...`) kept training
+    at the old rate (the failure of ray-project/ray#62173).
+    """
+    settings = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, kept in zip(optimizer.param_groups, settings):
+        group.update(kept)
+
+
+def optimizer_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The learning rate the optimiser steps with now (its first parameter group's)."""
+    return float(optimizer.param_groups[0]["lr"])
+
+
+@contextmanager
+def weights_fit(directory: str | Path) -> Iterator[None]:
+    """Around loading a checkpoint's weights into a model rebuilt from its stored spec: weights of
+    another shape or layout mean a damaged or mixed-up checkpoint, a UserError naming it."""
+    try:
+        yield
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+        raise UserError(f"{directory}: the checkpoint does not fit its stored spec ({first_line(err)})") from None

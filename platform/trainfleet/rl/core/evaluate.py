@@ -11,6 +11,10 @@ import numpy as np
 
 from trainfleet.rl.core.wrappers import single_env
 
+# A GIF of a policy that never ends its episode (CliffWalking has no time limit) stops here:
+# 100,000 rendered frames would take tens of GB.
+MAX_GIF_FRAMES = 1000
+
 
 def evaluate_policy(
     env_id: str,
@@ -21,7 +25,7 @@ def evaluate_policy(
     max_steps: int = 100_000,
     record_frames: bool = False,
 ) -> tuple[list[float], list[np.ndarray]]:
-    """Returns per-episode returns (and the first episode's frames when asked)."""
+    """Returns per-episode returns (and up to MAX_GIF_FRAMES of the first episode's frames when asked)."""
     if record_frames:
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame renders off-screen; no sound card wanted
     # the same preprocessing as in training (Atari frames, stacking), so the policy sees what it learned on
@@ -32,7 +36,7 @@ def evaluate_policy(
             obs, _ = env.reset(seed=seed + ep)
             total, steps, done = 0.0, 0, False
             while not done and steps < max_steps:
-                if record_frames and ep == 0:
+                if record_frames and ep == 0 and len(frames) < MAX_GIF_FRAMES:
                     frames.append(env.render())
                 obs, reward, terminated, truncated, _ = env.step(act(obs))
                 total += float(reward)

@@ -26,7 +26,12 @@ class RunningMeanStd:
         self.count = 1e-4
 
     def update(self, batch: np.ndarray) -> None:
-        b_mean, b_var, b_count = batch.mean(axis=0), batch.var(axis=0), batch.shape[0]
+        self.merge(batch.mean(axis=0), batch.var(axis=0), batch.shape[0])
+
+    def merge(self, b_mean: np.ndarray, b_var: np.ndarray, b_count: float) -> None:
+        """Fold in another stream's statistics (e.g. what a rollout worker saw)."""
+        if b_count == 0:
+            return
         delta = b_mean - self.mean
         total = self.count + b_count
         self.mean = self.mean + delta * b_count / total

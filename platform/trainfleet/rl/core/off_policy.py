@@ -31,8 +31,9 @@ from pydantic import Field, field_validator
 from torch import nn
 
 from trainfleet import results
-from trainfleet.errors import SpecError
+from trainfleet.fields import Width
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext, ensure_finite
+from trainfleet.rl.core.checkpoint import optimizer_lr
 from trainfleet.rl.core.episodes import EpisodeTracker
 from trainfleet.rl.core.networks import mlp, soft_update
 from trainfleet.rl.core.noise import NoiseHparams, make_noise
@@ -54,7 +55,7 @@ class OffPolicyHparams(Hparams):
     learning_starts: int = Field(1000, ge=0, description="env steps of random actions before learning")
     train_freq: int = Field(1, ge=1, description="env steps collected between gradient phases")
     gradient_steps: int = Field(1, ge=1, description="gradient steps per phase")
-    hidden: list[int] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
+    hidden: list[Width] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
     steps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
     episode_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
 
@@ -102,6 +103,7 @@ class OffPolicyAlgorithm(Algorithm):
             cpus = getattr(ctx.resources, "cpus_per_worker", 1.0)
             self.pool = WorkerPool(env, self.worker_policy(), self.num_workers, ctx.seed, cpus)
             self.obs_space, self.action_space = self.pool.observation_space, self.pool.action_space
+        self.require_spaces(self.obs_space, self.action_space)
         self.tracker = EpisodeTracker(ctx.num_envs, self.hp.episode_window)
         self.rng = np.random.default_rng(ctx.seed)
         self.torch_rng = torch.Generator(self.device).manual_seed(ctx.seed)
@@ -110,6 +112,10 @@ class OffPolicyAlgorithm(Algorithm):
         self.gradient_steps = 0
         self._next_train = self.hp.train_freq
         self._update_credit = 0.0
+
+    @classmethod
+    def memory_needed(cls, hparams: Any, observation_space: gym.Space, action_space: gym.Space) -> int:
+        return ReplayBuffer.nbytes(hparams.buffer_size, observation_space, action_space)
 
     # ---- what an algorithm provides -------------------------------------------------------
     def make_replay(self) -> ReplayBuffer:
@@ -147,14 +153,18 @@ class OffPolicyAlgorithm(Algorithm):
         lr = self.hp.lr
         return lr.value(self.env_steps) if isinstance(lr, Schedule) else lr
 
+    def stepped_lr(self) -> float:
+        """The learning rate of the latest gradient phase, read from the optimiser (after any restore)."""
+        return next(optimizer_lr(p) for p in self.networks().values() if isinstance(p, torch.optim.Optimizer))
+
     def _apply_learning_rate(self) -> None:
-        """Set a scheduled learning rate on every optimiser before a gradient phase."""
-        if isinstance(self.hp.lr, Schedule):
-            lr = self.learning_rate()
-            for part in self.networks().values():
-                if isinstance(part, torch.optim.Optimizer):
-                    for group in part.param_groups:
-                        group["lr"] = lr
+        """Set the learning rate (the number, or the schedule's value now) on every optimiser before a
+        gradient phase: a restored optimiser state never decides it (PBT's perturbed `lr` takes effect)."""
+        lr = self.learning_rate()
+        for part in self.networks().values():
+            if isinstance(part, torch.optim.Optimizer):
+                for group in part.param_groups:
+                    group["lr"] = lr
 
     # ---- collection -------------------------------------------------------------------------
     @property
@@ -249,7 +259,7 @@ class OffPolicyAlgorithm(Algorithm):
         ensure_finite(**{k: metrics[results.loss_key(k)] for k in losses})
         metrics["gradient_steps"] = self.gradient_steps
         metrics["replay_size"] = len(self.replay)
-        metrics["lr"] = self.learning_rate()
+        metrics["lr"] = self.stepped_lr()
         if self.pool is not None:
             metrics["worker_restarts"] = self.pool.restarts
         metrics.update(self.extra_metrics())
@@ -290,6 +300,11 @@ class OffPolicyAlgorithm(Algorithm):
         self._next_train, self._update_credit = c["next_train"], c["update_credit"]
         self.set_extra_state(state["extra"])
 
+    def load_policy(self, state: dict[str, Any]) -> None:
+        for k, v in self.networks().items():
+            if isinstance(v, nn.Module):  # the optimisers only matter for training on
+                v.load_state_dict(state["networks"][k])
+
     def extra_state(self) -> dict[str, Any]:
         return {}
 
@@ -310,11 +325,6 @@ class OffPolicyAlgorithm(Algorithm):
 
 def flat_dim(space: gym.Space) -> int:
     return int(np.prod(space.shape))
-
-
-def require_box(algorithm: str, env_id: str, space: gym.Space) -> None:
-    if not isinstance(space, gym.spaces.Box):
-        raise SpecError(f"{algorithm} needs a continuous (Box) action space; {env_id} has {space}", path="env.id")
 
 
 class DeterministicActor(nn.Module):
@@ -427,9 +437,14 @@ class ActorCriticPlumbing:
     ac: ActorCritic
     hp: ActorCriticHparams
 
-    def build_actor_critic(self, algorithm: str, critic_cls: type[nn.Module]) -> None:
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        if isinstance(action_space, gym.spaces.Box):
+            return None
+        return f"{cls.__name__.lower()} needs a continuous (Box) action space"
+
+    def build_actor_critic(self, critic_cls: type[nn.Module]) -> None:
         """Actor, critic (one Q or twin Qs), their targets and the exploration noise."""
-        require_box(algorithm, self.ctx.env_id, self.action_space)
         hp = self.hp
         actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden).to(self.device)
         critic = critic_cls(self.obs_space, self.action_space, hp.hidden).to(self.device)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
+import gymnasium as gym
 import numpy as np
 import torch
 from pydantic import Field
 
 from trainfleet import results
+from trainfleet.fields import Width
 from trainfleet.rl.core.actor_critic import ActorCritic, ActorCriticConfig
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext
+from trainfleet.rl.core.checkpoint import optimizer_lr, restore_optimizer
 from trainfleet.rl.core.episodes import EpisodeWindow
 from trainfleet.rl.core.learner import configure_threads, learner_device
 from trainfleet.rl.core.normalize import RewardScaler
@@ -29,7 +32,7 @@ class OnPolicyHparams(Hparams):
     gamma: float = Field(0.99, ge=0, le=1, description="discount factor")
     n_steps: int = Field(128, ge=1, description="vector steps per env per iteration (batch = n_steps x envs)")
     lr: float = Field(3.0e-4, gt=0, description="Adam learning rate (typically 1e-4 .. 3e-3)")
-    hidden: list[int] = Field([64, 64], description="hidden layer widths of actor and critic MLPs")
+    hidden: list[Width] = Field([64, 64], description="hidden layer widths of actor and critic MLPs")
     activation: str = Field("tanh", pattern="^(tanh|relu|elu|gelu|silu)$", description="MLP activation")
     max_grad_norm: float = Field(0.5, gt=0, description="gradient clipping by global norm")
     normalize_obs: bool = Field(False, description="running mean/std observation normalisation")
@@ -53,6 +56,14 @@ class OnPolicyAlgorithm(Algorithm):
 
     Hparams = OnPolicyHparams
 
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        if isinstance(action_space, gym.spaces.Discrete):
+            return None
+        if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
+            return None
+        return f"{cls.__name__.lower()} needs Discrete or 1-D Box actions"
+
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
         configure_threads(1)
@@ -70,6 +81,7 @@ class OnPolicyAlgorithm(Algorithm):
             seed=ctx.seed,
             cpus_per_worker=res.cpus_per_worker if res is not None else 1.0,
         )
+        self.require_spaces(self.pool.observation_space, self.pool.action_space)
         self.model: ActorCritic = self.policy_config(self.pool.observation_space, self.pool.action_space).to(self.device)
         self.reward_scaler = RewardScaler(self.pool.num_envs, self.hp.gamma, self.hp.normalize_reward)
         self.generator = torch.Generator().manual_seed(ctx.seed)  # minibatch order
@@ -112,7 +124,8 @@ class OnPolicyAlgorithm(Algorithm):
         metrics = self.update(rollout)
         self.model.obs_norm.update(self.tensor(rollout.obs[rollout.valid]))  # used from the next rollout on
         self.timings["learn_s"] += time.perf_counter() - t0
-        return {**self.episode_metrics(), **metrics}
+        lr = optimizer_lr(next(iter(self.optimizers().values())))  # as stepped with, after any restore
+        return {**self.episode_metrics(), "lr": lr, **metrics}
 
     def episode_metrics(self) -> dict[str, float]:
         return {
@@ -176,13 +189,16 @@ class OnPolicyAlgorithm(Algorithm):
     def set_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         for name, opt in self.optimizers().items():
-            opt.load_state_dict(state["optimizers"][name])
+            restore_optimizer(opt, state["optimizers"][name])
         self.pool.set_state(state["pool"])
         self.reward_scaler.set_state(state["reward_scaler"])
         self.generator.set_state(state["generator"])
         self.window.set_state(state["episode_window"])
         self.env_steps = state["env_steps"]
         self.set_extra_state(state["extra"])
+
+    def load_policy(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])  # observation normalisation included
 
     def extra_state(self) -> dict[str, Any]:
         """Algorithm-specific counters beyond the shared ones (e.g. a schedule's progress)."""

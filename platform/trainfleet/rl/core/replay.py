@@ -67,6 +67,15 @@ class ReplayBuffer:
         self.size = 0
         self.rng = np.random.default_rng(seed)
 
+    @staticmethod
+    def nbytes(capacity: int, obs_space: gym.Space, action_space: gym.Space) -> int:
+        """Memory the arrays of a buffer of this capacity take (allocated up front)."""
+        obs_shape, obs_dtype = _storage_dtype(obs_space)
+        act_shape, act_dtype = _storage_dtype(action_space)
+        per_transition = (2 * int(np.prod(obs_shape)) * obs_dtype.itemsize + int(np.prod(act_shape)) * act_dtype.itemsize
+                          + 2 * np.dtype(np.float32).itemsize)
+        return int(capacity) * per_transition
+
     def __len__(self) -> int:
         return self.size
 

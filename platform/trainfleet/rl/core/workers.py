@@ -12,7 +12,14 @@ tiny envs, easiest to debug). Algorithms use three ways of driving it:
   worker, e.g. its gradients; `wait()` returns results in arrival order (`ray.wait`), and the
   learner answers that worker alone with `submit(..., weights=...)`;
 - streaming (off-policy learners): `submit(worker, n_steps)` on every worker, then `wait(timeout=0)`
-  polls finished rollouts (`Rollout.transitions()` gives replay tuples) while the learner trains.
+  polls finished rollouts (`Rollout.transitions()` gives replay tuples) while the learner trains;
+- calls (policy search, meta-RL): `call(worker, fn, *args)` runs `fn(rollout_worker, *args)` there
+  (no rollout; e.g. set a task, roll out, adapt the local policy copy, roll out again) and `wait()`
+  returns its output; `map(fn, jobs)` deals many such jobs round-robin over the workers (they run
+  in parallel) and returns their outputs in job order. `share(name, array)` puts a large read-only
+  array (ES's noise table) in the object store once, and every worker, replacements included, maps
+  that one copy; `put(payload)` stores one generation's small payload. `bytes_sent` counts what
+  went to the workers.
 
 A worker that dies (killed actor, crashed env) is replaced by a fresh one in the same bundle,
 its request re-sent, and the event logged and counted (`restarts`, reported as
@@ -46,6 +53,8 @@ MAX_CONSECUTIVE_FAILURES = 3
 PolicyBuilder = Callable[[gym.Space, gym.Space], nn.Module]
 # Async task run on a worker after its rollout: task(policy, rollout) -> anything picklable.
 Task = Callable[[nn.Module, Rollout], Any]
+# A call run on the worker itself, without a rollout: fn(worker, *args) -> anything picklable.
+WorkerCall = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -74,12 +83,18 @@ class RolloutWorker:
         self.generator = torch.Generator().manual_seed(seed)
         space = self.env.single_action_space
         self.clip = (space.low, space.high) if isinstance(space, gym.spaces.Box) else None
-        n = env.num_envs
+        self.reset(seed)
+        self.version = 0
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start fresh episodes in every env (meta-RL: after switching tasks)."""
         self.obs, _ = self.env.reset(seed=seed)
+        n = self.obs.shape[0]
         self.prev_done = np.zeros(n, dtype=bool)
         self.ep_return = np.zeros(n)
         self.ep_len = np.zeros(n, dtype=np.int64)
         self.version = 0
+        self.shared: dict[str, Any] = {}  # read-only arrays mapped from the object store
 
     def set_weights(self, weights: dict[str, torch.Tensor], version: int) -> None:
         self.policy.load_state_dict(weights)
@@ -137,6 +152,13 @@ class RolloutWorker:
         rollout = self.sample(n_steps, act_kwargs)
         return rollout, (task(self.policy, rollout) if task is not None else None)
 
+    def set_shared(self, name: str, value: Any) -> None:
+        self.shared[name] = value
+
+    def call(self, fn: WorkerCall, *args: Any) -> tuple[None, Any]:
+        """`fn(self, *args)`: work that needs this worker's env and policy but not a rollout."""
+        return None, fn(self, *args)
+
     def get_state(self) -> dict[str, Any]:
         return {
             "env": env_state(self.env), "obs": self.obs.copy(), "prev_done": self.prev_done.copy(),
@@ -158,12 +180,17 @@ class RolloutWorker:
         self.env.close()
 
 
+def _tagged(worker: RolloutWorker, index: int, fn: WorkerCall, *args: Any) -> tuple[int, Any]:
+    """A `map` job's output with its index (a replaced worker may answer resent jobs out of order)."""
+    return index, fn(worker, *args)
+
+
 @dataclass
 class Completed:
-    """One finished `submit`: which worker, its rollout, and the task's output (if any)."""
+    """One finished `submit` (its rollout, and the task's output if any) or `call` (no rollout)."""
 
     worker: int
-    rollout: Rollout
+    rollout: Rollout | None
     output: Any
 
 
@@ -183,10 +210,13 @@ class WorkerPool:
         self.num_envs = max(1, num_workers) * env.num_envs
         self.version = 0
         self.restarts = 0
+        self.bytes_sent = 0  # serialised bytes handed to workers by put/call (remote workers only)
         self._weights: dict[str, torch.Tensor] | None = None
         self._weights_ref: Any = None
+        self._shared: dict[str, Any] = {}  # name -> object ref (or the array itself in-process)
         self._failures = [0] * max(1, num_workers)
-        self._pending: dict[Any, tuple[int, tuple]] = {}  # ref (or local ticket) -> (worker, request)
+        # ref (or local ticket) -> (worker, worker method, its arguments)
+        self._pending: dict[Any, tuple[int, str, tuple]] = {}
         self._uid = uuid.uuid4().hex[:8]
         self.workers: list[Any] = [self._spawn(i) for i in range(max(1, num_workers))]
 
@@ -218,6 +248,8 @@ class WorkerPool:
         actor = ray.remote(RolloutWorker).options(**options).remote(self.env, self.make_policy, self._worker_seed(index))
         if self._weights_ref is not None:
             actor.set_weights.remote(self._weights_ref, self.version)
+        for name, ref in self._shared.items():
+            actor.set_shared.remote(name, ref)
         return actor
 
     def _replace(self, index: int, error: BaseException) -> None:
@@ -254,6 +286,43 @@ class WorkerPool:
                 w.set_weights.remote(payload, self.version)
         return self.version
 
+    # ---- shared objects and calls (policy search) --------------------------------------------------
+    def share(self, name: str, value: np.ndarray) -> None:
+        """One object-store copy of `value` for every worker: an actor's top-level ref argument comes
+        back as a read-only numpy view on the node's shared memory, so nothing is copied per worker."""
+        if not self.remote:
+            self._shared[name] = value
+            self.workers[0].set_shared(name, value)
+            return
+        import ray
+
+        self._shared[name] = ray.put(value)
+        for w in self.workers:
+            w.set_shared.remote(name, self._shared[name])
+
+    def put(self, payload: Any) -> Any:
+        """Store one payload that several calls read (a generation's parameters): one put in all."""
+        if not self.remote:
+            return payload
+        import ray
+
+        self.bytes_sent += len(ray.cloudpickle.dumps(payload))
+        return ray.put(payload)
+
+    def call(self, worker: int, fn: WorkerCall, *args: Any) -> None:
+        """Run `fn(worker_object, *args)` on one worker; `wait()` returns its output. A worker that dies
+        before answering is replaced and the call re-sent, so a deterministic `fn` loses nothing."""
+        self._send(worker, "call", (fn, *args))
+
+    def _send(self, worker: int, method: str, request: tuple) -> None:
+        if not self.remote:
+            self._pending[object()] = (worker, method, request)
+            return
+        import ray
+
+        self.bytes_sent += len(ray.cloudpickle.dumps([a for a in request if not isinstance(a, ray.ObjectRef)]))
+        self._pending[getattr(self.workers[worker], method).remote(*request)] = (worker, method, request)
+
     # ---- synchronous ----------------------------------------------------------------------------
     def sample(self, n_steps: int, act_kwargs: dict[str, Any] | None = None) -> Rollout:
         """One rollout of `n_steps` from every worker, joined along the env axis (worker order)."""
@@ -270,11 +339,17 @@ class WorkerPool:
                act_kwargs: dict[str, Any] | None = None) -> None:
         """Ask one worker for a rollout (and `task` on it). `weights` go to that worker alone."""
         payload = self._store(weights) if weights is not None else None
-        request = (n_steps, task, payload, self.version, act_kwargs)
-        if not self.remote:
-            self._pending[object()] = (worker, request)
-            return
-        self._pending[self.workers[worker].run.remote(*request)] = (worker, request)
+        self._send(worker, "run", (n_steps, task, payload, self.version, act_kwargs))
+
+    def map(self, fn: WorkerCall, jobs: list[tuple]) -> list[Any]:
+        """`fn(rollout_worker, *args)` for every args tuple, spread over the workers; outputs in job order."""
+        for i, args in enumerate(jobs):
+            self.call(i % len(self.workers), _tagged, i, fn, *args)
+        out: list[Any] = [None] * len(jobs)
+        for _ in jobs:
+            index, value = self.wait(num_returns=1)[0].output
+            out[index] = value
+        return out
 
     def wait(self, num_returns: int = 1, timeout: float | None = None) -> list[Completed]:
         """Finished requests in arrival order: at least `num_returns`, unless `timeout` passes."""
@@ -282,8 +357,8 @@ class WorkerPool:
             return []
         if not self.remote:
             ticket = next(iter(self._pending))
-            worker, request = self._pending.pop(ticket)
-            rollout, output = self.workers[0].run(*request)
+            worker, method, request = self._pending.pop(ticket)
+            rollout, output = getattr(self.workers[0], method)(*request)
             return [Completed(worker, rollout, output)]
         import ray
 
@@ -294,12 +369,12 @@ class WorkerPool:
             if not ready:
                 break
             for ref in ready:
-                worker, request = self._pending.pop(ref)
+                worker, method, request = self._pending.pop(ref)
                 try:
                     rollout, output = ray.get(ref)
                 except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as err:
                     self._replace(worker, err)  # the replacement starts from the latest weights
-                    self._pending[self.workers[worker].run.remote(*request)] = (worker, request)
+                    self._send(worker, method, request)
                     continue
                 self._failures[worker] = 0
                 out.append(Completed(worker, rollout, output))

@@ -39,7 +39,7 @@ class DDPG(ActorCriticPlumbing, OffPolicyAlgorithm):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
-        self.build_actor_critic("ddpg", QCritic)
+        self.build_actor_critic(QCritic)
 
     # ---- ALGORITHM LOGIC ----------------------------------------------------------------------
     def update(self, batch: ReplaySample) -> dict[str, torch.Tensor]:

@@ -32,7 +32,6 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from trainfleet.errors import SpecError
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.networks import DuelingHead, layer_init, soft_update, torso
 from trainfleet.rl.core.off_policy import OffPolicyAlgorithm, OffPolicyHparams, adam
@@ -116,10 +115,12 @@ def q_targets(rewards: torch.Tensor, terminated: torch.Tensor, gamma: float, nex
 class DQN(OffPolicyAlgorithm):
     Hparams = DQNHparams
 
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        return None if isinstance(action_space, gym.spaces.Discrete) else "dqn needs a Discrete action space"
+
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
-        if not isinstance(self.action_space, gym.spaces.Discrete):
-            raise SpecError(f"dqn needs a Discrete action space; {ctx.env_id} has {self.action_space}", path="env.id")
         hp = self.hp
         self.n_actions = int(self.action_space.n)
         self.q = QNetwork(self.obs_space, self.n_actions, hp.hidden, hp.dueling).to(self.device)

@@ -27,6 +27,7 @@ from pydantic import Field
 
 from trainfleet import results
 from trainfleet.rl.core.algorithm import RunContext, ensure_finite
+from trainfleet.rl.core.clipped_objective import clipped_losses
 from trainfleet.rl.core.on_policy import OnPolicyAlgorithm, OnPolicyHparams
 from trainfleet.rl.core.rollout_buffer import Rollout
 
@@ -78,32 +79,17 @@ class PPO(OnPolicyAlgorithm):
             for start in range(0, n, hp.minibatch_size):
                 idx = perm[start:start + hp.minibatch_size] if perm is not None else slice(None)
                 logp, entropy, value = self.model.evaluate(b.obs[idx], b.actions[idx])
-                log_ratio = logp - b.logp[idx]
-                ratio = log_ratio.exp()
-                adv = b.advantages[idx]
-                if hp.norm_adv and adv.numel() > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                loss_policy = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
-
-                ret = b.returns[idx]
-                loss_value = (value - ret).pow(2)
-                if hp.value_clip is not None:
-                    old = b.values[idx]
-                    clipped = old + (value - old).clamp(-hp.value_clip, hp.value_clip)
-                    loss_value = torch.max(loss_value, (clipped - ret).pow(2))
-                loss_value = 0.5 * loss_value.mean()
+                c = clipped_losses(logp, b.logp[idx], b.advantages[idx], clip, hp.norm_adv,
+                                   value, b.values[idx], b.returns[idx], hp.value_clip)
                 loss_entropy = entropy.mean()
-                loss = loss_policy + hp.vf_coef * loss_value - hp.ent_coef * loss_entropy
+                loss = c.policy + hp.vf_coef * c.value - hp.ent_coef * loss_entropy
 
                 self.optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), hp.max_grad_norm)
                 self.optimizer.step()
-                with torch.no_grad():
-                    approx_kl = ((ratio - 1) - log_ratio).mean()
-                    clipfrac = ((ratio - 1).abs() > clip).float().mean()
-                    sums += torch.stack([loss_policy, loss_value, loss_entropy, approx_kl, clipfrac]).detach()
-                epoch_kl = approx_kl
+                sums += torch.stack([c.policy, c.value, loss_entropy, c.approx_kl, c.clip_fraction]).detach()
+                epoch_kl = c.approx_kl
                 steps += 1
             if hp.target_kl is not None and float(epoch_kl) > hp.target_kl:
                 break

@@ -53,7 +53,7 @@ class TD3(ActorCriticPlumbing, OffPolicyAlgorithm):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
-        self.build_actor_critic("td3", TwinCritic)
+        self.build_actor_critic(TwinCritic)
         self.critic_updates = 0
 
     # ---- ALGORITHM LOGIC ----------------------------------------------------------------------

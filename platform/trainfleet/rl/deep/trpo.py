@@ -28,6 +28,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from trainfleet import results
 from trainfleet.rl.core.algorithm import RunContext, ensure_finite
+from trainfleet.rl.core.conjugate_gradient import conjugate_gradient
 from trainfleet.rl.core.on_policy import OnPolicyAlgorithm, OnPolicyHparams
 from trainfleet.rl.core.rollout_buffer import Rollout
 
@@ -42,24 +43,6 @@ class TRPOHparams(OnPolicyHparams):
     lr: float = Field(1.0e-3, gt=0, description="Adam learning rate of the value function")
     value_epochs: int = Field(5, ge=1, description="passes of value regression per iteration")
     value_minibatch: int = Field(512, ge=1, description="minibatch size of value regression")
-
-
-def conjugate_gradient(fvp: Any, b: torch.Tensor, iters: int, tol: float = 1e-10) -> torch.Tensor:
-    """Solve A x = b for symmetric positive-definite A given only v -> A v (Nocedal & Wright alg. 5.2)."""
-    x = torch.zeros_like(b)
-    r, p = b.clone(), b.clone()
-    rr = r.dot(r)
-    for _ in range(iters):
-        ap = fvp(p)
-        alpha = rr / (p.dot(ap) + 1e-12)
-        x += alpha * p
-        r -= alpha * ap
-        rr_new = r.dot(r)
-        if rr_new < tol:
-            break
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return x
 
 
 class TRPO(OnPolicyAlgorithm):

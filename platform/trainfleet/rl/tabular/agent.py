@@ -28,17 +28,11 @@ from trainfleet.rl.tabular.model import TabularModel, evaluate_exact, one_hot, u
 RETURN_WINDOW = 100  # episodes in the running mean of episode_return_mean
 
 
-def discrete_sizes(env: gym.Env, env_id: str) -> tuple[int, int]:
-    """(n_states, n_actions), or a clear error for an env a table cannot hold."""
-    if not isinstance(env.observation_space, gym.spaces.Discrete) or not isinstance(
-        env.action_space, gym.spaces.Discrete
-    ):
-        raise SpecError(
-            f"tabular algorithms need Discrete observations and actions; {env_id} has "
-            f"{env.observation_space} / {env.action_space}",
-            path="env.id",
-        )
-    return int(env.observation_space.n), int(env.action_space.n)
+def tabular_space_problem(observation_space: gym.Space, action_space: gym.Space) -> str | None:
+    """A table needs a finite number of states and actions."""
+    if isinstance(observation_space, gym.spaces.Discrete) and isinstance(action_space, gym.spaces.Discrete):
+        return None
+    return "tabular algorithms need Discrete observations and actions"
 
 
 def rollout_returns(env: gym.Env, act: Callable[[int], int], episodes: int, seed: int, max_steps: int) -> list[float]:
@@ -78,10 +72,15 @@ class TabularAgent(Algorithm):
 
     Hparams = EpisodicHparams
 
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        return tabular_space_problem(observation_space, action_space)
+
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
         self.env = make_env(ctx.env_id, ctx.env_kwargs)
-        self.n_states, self.n_actions = discrete_sizes(self.env, ctx.env_id)
+        self.require_spaces(self.env.observation_space, self.env.action_space)
+        self.n_states, self.n_actions = int(self.env.observation_space.n), int(self.env.action_space.n)
         self.rng = np.random.default_rng(ctx.seed)
         self.env_steps = 0
         self.episodes = 0

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
 from pydantic import Field
 
 from trainfleet import results
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext
 from trainfleet.rl.core.envs import make_env
-from trainfleet.rl.tabular.agent import discrete_sizes, rollout_returns
+from trainfleet.rl.tabular.agent import rollout_returns, tabular_space_problem
 from trainfleet.rl.tabular.model import TabularModel, evaluate_exact, greedy, one_hot, uniform_policy
 
 # ---------------------------------------------------------------- the algorithm math
@@ -79,10 +80,14 @@ class DPHparams(Hparams):
 class _Planner(Algorithm):
     """Shared by both planners: the model, V, the greedy policy and its evaluation."""
 
+    @classmethod
+    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+        return tabular_space_problem(observation_space, action_space)
+
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
         self.env = make_env(ctx.env_id, ctx.env_kwargs)
-        discrete_sizes(self.env, ctx.env_id)
+        self.require_spaces(self.env.observation_space, self.env.action_space)
         self.model = TabularModel.from_env(self.env, ctx.env_id)
         self.v = np.zeros(self.model.n_states)
         self.policy = greedy(self.model.q_values(self.v, self.hp.gamma))

@@ -73,6 +73,12 @@ def test_async_results_come_back_per_worker_and_weights_go_to_one_worker(pool):
         assert by_worker[w].policy_version == old and (by_worker[w].actions == 1).all()
 
 
+def test_map_runs_jobs_on_the_workers_and_answers_in_job_order(pool):
+    # a lambda travels to the actors by value (a test module is not importable there)
+    job = lambda worker, value: (value, worker.obs.shape[0])  # noqa: E731
+    assert pool.map(job, [(v,) for v in range(5)]) == [(v, ENV.num_envs) for v in range(5)]
+
+
 def test_streaming_poll_returns_nothing_until_rollouts_are_ready(actor_pool):
     pool = actor_pool
     pool.set_weights(always(1))
