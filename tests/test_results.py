@@ -66,3 +66,24 @@ def test_status_reads_progress_from_the_last_progress_line():
           "[abc_00001] iter    12 | env_steps 24,576 | return 187.30 | 8,123 steps/s | 12.4 s\nrun dir: x\n"
     assert last_progress(log) == {"iteration": 12, "env_steps": 24576, "episode_return_mean": 187.30}
     assert last_progress("no progress yet") is None
+
+
+def test_a_batched_report_becomes_one_row_and_one_progress_line_per_iteration(tmp_path):
+    """An RL trial reports its iterations to Tune in batches: the recorder unpacks every row."""
+    import io
+    import json
+    from types import SimpleNamespace
+
+    from trainfleet.launch.progress import ROWS, RunRecorder
+
+    out = io.StringIO()
+    recorder = RunRecorder(tmp_path, sweep=False, stream=out)
+    rows = [{"iteration": i, "env_steps": 512 * i, "time_s": 0.01 * i, "episode_return_mean": math.nan} for i in (1, 2, 3)]
+    rows[-1]["stop_reason"] = "iterations"
+    recorder.on_trial_result(0, [], SimpleNamespace(trial_id="t0"), {**rows[-1], ROWS: json.dumps(rows),
+                                                                      "training_iteration": 1})
+    recorder.metrics.flush()
+    table = pq.read_table(tmp_path / "metrics.parquet").to_pylist()
+    assert [r["iteration"] for r in table] == [1, 2, 3] and "stop_reason" not in table[0] and ROWS not in table[0]
+    assert [ln.split()[1] for ln in out.getvalue().splitlines()] == ["1", "2", "3"]
+    assert recorder.last_result["t0"]["stop_reason"] == "iterations" and ROWS not in recorder.last_result["t0"]

@@ -1,14 +1,17 @@
 """Tabular control learns: the optimal lake path, and the cliff's SARSA-vs-Q-learning contrast.
 
-Algorithm classes are driven directly (no Ray): fixed seeds, fixed budgets, thresholds no
-random policy reaches.
+Algorithm classes are driven directly (no Ray): fixed budgets, thresholds no random policy
+reaches, each held by every seed of benchmarks/learning_margins.py.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
+from margins import Bar, check, learned
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.tabular.agent import rollout_returns
 from trainfleet.rl.tabular.dyna_q import DynaQ
@@ -38,57 +41,80 @@ def greedy_path(agent, max_steps: int = 100) -> tuple[float, int]:
     return total, max_steps
 
 
-@pytest.mark.parametrize(
-    "cls, hp",
-    [
-        (MonteCarloControl, {"epsilon": 0.1}),
-        (MonteCarloControl, {"start": "exploring", "epsilon": 0.0}),
-        (Sarsa, {"alpha": 0.2}),
-        (ExpectedSarsa, {"alpha": 0.2}),
-        (QLearning, {"alpha": 0.5}),
-        (DynaQ, {"alpha": 0.5, "planning_steps": 10}),
-    ],
-    ids=["mc_control", "mc_exploring_starts", "sarsa", "expected_sarsa", "q_learning", "dyna_q"],
-)
-def test_control_finds_the_optimal_lake_path(cls, hp):
-    agent, _ = train(cls, LAKE, iterations=4, episodes_per_iteration=100, **hp)
-    assert greedy_path(agent) == (1.0, SHORTEST)
+def lake_path(cls, iterations: int, hp: dict, seed: int) -> dict[str, float]:
+    agent, _ = train(cls, LAKE, iterations=iterations, seed=seed, episodes_per_iteration=100, **hp)
+    total, steps = greedy_path(agent)
+    return {"greedy_return": total, "greedy_steps": float(steps)}
 
 
-@pytest.mark.parametrize("cls", [QLearning, DynaQ])
-def test_off_policy_q_at_start_is_the_discounted_goal_reward(cls):
-    agent, _ = train(cls, LAKE, iterations=5, episodes_per_iteration=100, alpha=0.5, epsilon=0.2)
-    assert agent.q[0].max() == pytest.approx(0.99 ** (SHORTEST - 1), abs=0.01)  # 0.951
+OPTIMAL_PATH = (Bar("greedy_return", "==", 1.0), Bar("greedy_steps", "==", SHORTEST))
+CONTROL = {
+    "mc_control": (MonteCarloControl, {"epsilon": 0.1}),
+    "mc_exploring_starts": (MonteCarloControl, {"start": "exploring", "epsilon": 0.0}),
+    "sarsa": (Sarsa, {"alpha": 0.2}),
+    "expected_sarsa": (ExpectedSarsa, {"alpha": 0.2}),
+    "q_learning": (QLearning, {"alpha": 0.5}),
+    "dyna_q": (DynaQ, {"alpha": 0.5, "planning_steps": 10}),
+}
+CONTROL_CASES = {name: learned(f"tabular_lake_path[{name}]", partial(lake_path, cls, 4, hp), *OPTIMAL_PATH)
+                 for name, (cls, hp) in CONTROL.items()}
 
 
-@pytest.mark.parametrize(
-    "hp",
-    [
-        {"exploration": "epsilon_greedy", "epsilon": 0.1},
-        {"exploration": "epsilon_greedy", "epsilon": 1.0, "epsilon_decay": 0.97, "epsilon_min": 0.05},
-        {"exploration": "boltzmann", "temperature": 0.1},
-        {"exploration": "ucb", "ucb_c": 0.5},
-        {"exploration": "count_bonus", "bonus_beta": 0.1},
-        {"exploration": "greedy", "q_init": 1.0},  # optimistic initial values
-    ],
-    ids=["epsilon", "decaying_epsilon", "boltzmann", "ucb", "count_bonus", "optimistic"],
-)
-def test_each_exploration_strategy_learns_the_lake(hp):
-    agent, _ = train(QLearning, LAKE, iterations=3, episodes_per_iteration=100, alpha=0.5, **hp)
-    assert greedy_path(agent) == (1.0, SHORTEST)
+@pytest.mark.parametrize("name", list(CONTROL))
+def test_control_finds_the_optimal_lake_path(name):
+    check(CONTROL_CASES[name])
+
+
+def q_start(cls, seed: int) -> dict[str, float]:
+    agent, _ = train(cls, LAKE, iterations=5, seed=seed, episodes_per_iteration=100, alpha=0.5, epsilon=0.2)
+    return {"q_start_error": abs(float(agent.q[0].max()) - 0.99 ** (SHORTEST - 1))}  # 0.951
+
+
+Q_START = {cls.__name__: learned(f"tabular_q_start[{cls.__name__}]", partial(q_start, cls),
+                                 Bar("q_start_error", "<=", 0.01)) for cls in (QLearning, DynaQ)}
+
+
+@pytest.mark.parametrize("name", list(Q_START))
+def test_off_policy_q_at_start_is_the_discounted_goal_reward(name):
+    check(Q_START[name])
+
+
+EXPLORATION = {
+    "epsilon": {"exploration": "epsilon_greedy", "epsilon": 0.1},
+    "decaying_epsilon": {"exploration": "epsilon_greedy", "epsilon": 1.0, "epsilon_decay": 0.97, "epsilon_min": 0.05},
+    "boltzmann": {"exploration": "boltzmann", "temperature": 0.1},
+    "ucb": {"exploration": "ucb", "ucb_c": 0.5},
+    "count_bonus": {"exploration": "count_bonus", "bonus_beta": 0.1},
+    "optimistic": {"exploration": "greedy", "q_init": 1.0},  # optimistic initial values
+}
+EXPLORATION_CASES = {name: learned(f"tabular_exploration[{name}]", partial(lake_path, QLearning, 3, {"alpha": 0.5, **hp}),
+                                   *OPTIMAL_PATH) for name, hp in EXPLORATION.items()}
+
+
+@pytest.mark.parametrize("name", list(EXPLORATION))
+def test_each_exploration_strategy_learns_the_lake(name):
+    check(EXPLORATION_CASES[name])
+
+
+def cliff(seed: int) -> dict[str, float]:
+    """Greedy returns of Q-learning and SARSA, and how much more SARSA earns while exploring."""
+    hp = dict(alpha=0.1, gamma=1.0, epsilon=0.1, episodes_per_iteration=50)
+    online, greedy = {}, {}
+    for cls in (QLearning, Sarsa):
+        agent = cls(RunContext("CliffWalking-v1", {}, 1, cls.Hparams(**hp), seed))
+        means = [agent.train_iteration()["episode_return_mean"] for _ in range(10)]
+        online[cls] = np.mean(means[-4:])  # running means over the last ~200 of 500 episodes
+        greedy[cls] = rollout_returns(agent.env, agent.act, 1, seed=0, max_steps=200)[0]
+    return {"q_learning_greedy": greedy[QLearning], "sarsa_greedy": greedy[Sarsa],
+            "sarsa_online_lead": float(online[Sarsa] - online[QLearning])}
+
+
+CLIFF = learned("tabular_cliff", cliff,
+                Bar("q_learning_greedy", "==", -13.0),  # the optimal path along the cliff edge
+                Bar("sarsa_greedy", ">=", -25.0), Bar("sarsa_greedy", "<", -13.0),  # a safer, longer path (-15 or -17)
+                Bar("sarsa_online_lead", ">", 0.0))  # but SARSA earns more while exploring
 
 
 def test_cliff_walking_sarsa_is_safe_q_learning_is_optimal():
     """Sutton & Barto Example 6.6 on gymnasium's CliffWalking (the cliff costs -100 and resets, not terminal)."""
-    hp = dict(alpha=0.1, gamma=1.0, epsilon=0.1, episodes_per_iteration=50)
-    online = {}
-    for cls in (QLearning, Sarsa):
-        agent = cls(RunContext("CliffWalking-v1", {}, 1, cls.Hparams(**hp), 0))
-        means = [agent.train_iteration()["episode_return_mean"] for _ in range(10)]
-        online[cls] = np.mean(means[-4:])  # running means over the last ~200 of 500 episodes
-        greedy_return = rollout_returns(agent.env, agent.act, 1, seed=0, max_steps=200)[0]
-        if cls is QLearning:
-            assert greedy_return == -13.0  # the optimal path along the cliff edge
-        else:
-            assert -25.0 <= greedy_return < -13.0  # a safer, longer path (-15 or -17)
-    assert online[Sarsa] > online[QLearning]  # but SARSA earns more while exploring
+    check(CLIFF)

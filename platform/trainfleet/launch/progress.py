@@ -3,6 +3,7 @@ checkpoint copies and signatures."""
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -16,6 +17,10 @@ from trainfleet import results, trust
 if TYPE_CHECKING:
     from trainfleet.jobs import TuneSpec
     from trainfleet.launch.schedulers import SweepLog
+
+# A report's key holding, as JSON, every iteration's row since the trial's last report (an RL
+# trial batches its reports); a report without it is one row. JSON keeps Tune's loggers quiet.
+ROWS = "rows"
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -130,14 +135,15 @@ class RunRecorder(tune.Callback):
         self._table(trial)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-        row = {k: v for k, v in result.items() if k in _KEEP or k not in _TUNE_FIELDS}
-        if iteration_key(row) == results.EPOCH:
-            row.setdefault(results.ITERATION, row[results.EPOCH])
-        self.metrics.add(trial.trial_id, {k: v for k, v in row.items() if k != "stop_reason"})
-        self.last_result[trial.trial_id] = row
-        if self.table is None:
-            print(progress_line(row), file=self._out(), flush=True)
-        self._table(trial, row)
+        for reported in json.loads(result[ROWS]) if ROWS in result else [result]:
+            row = {k: v for k, v in reported.items() if k in _KEEP or k not in _TUNE_FIELDS}
+            if iteration_key(row) == results.EPOCH:
+                row.setdefault(results.ITERATION, row[results.EPOCH])
+            self.metrics.add(trial.trial_id, {k: v for k, v in row.items() if k != "stop_reason"})
+            self.last_result[trial.trial_id] = row
+            if self.table is None:
+                print(progress_line(row), file=self._out(), flush=True)
+            self._table(trial, row)
         now = time.monotonic()
         if now - self._last_flush > self.FLUSH_EVERY_S:
             self.metrics.flush()

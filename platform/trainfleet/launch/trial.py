@@ -16,8 +16,10 @@ from typing import Any
 from ray import tune
 
 from trainfleet import jobs, results
-from trainfleet.launch import telemetry
+from trainfleet.launch import progress, telemetry
 from trainfleet.launch.runner import PROGRESS_FILE, build_runner, write_checkpoint
+
+REPORT_EVERY_S = 1.0  # a plain run's cadence of Tune reports (each carries all rows since the last)
 
 
 def trial_spec(config: dict[str, Any]) -> jobs.JobSpec:
@@ -46,13 +48,20 @@ def stop_reason(spec: jobs.JobSpec, metrics: dict[str, Any]) -> str | None:
 def rl_trial(config: dict[str, Any]) -> None:
     spec = trial_spec(config)
     runner = build_runner(spec)
+    trial_id = tune.get_context().get_trial_id()
     iteration, time_s, env_steps = 0, 0.0, 0
     start_ckpt = tune.get_checkpoint()
     if start_ckpt is not None:
         with start_ckpt.as_directory() as d:
             runner.restore(Path(d))
-            progress = json.loads((Path(d) / PROGRESS_FILE).read_text())
-        iteration, time_s, env_steps = progress["iteration"], progress["time_s"], progress["env_steps"]
+            saved = json.loads((Path(d) / PROGRESS_FILE).read_text())
+        iteration, time_s, env_steps = saved["iteration"], saved["time_s"], saved["env_steps"]
+    # Each tune.report is a round trip through Tune's driver (~40 ms idle, far more under load): more
+    # than a small job's whole iteration. A plain run reports its iterations in batches, a sweep each
+    # one, so that its scheduler judges every iteration. Stop rules are checked here, per iteration.
+    report_every_s = 0.0 if spec.tune else REPORT_EVERY_S
+    batch: list[dict[str, Any]] = []
+    last_report = time.monotonic()
     try:
         while True:
             t0 = time.perf_counter()
@@ -65,18 +74,29 @@ def rl_trial(config: dict[str, Any]) -> None:
             steps_now = int(metrics.get(results.ENV_STEPS, env_steps))
             metrics[results.ENV_STEPS_PER_S] = (steps_now - env_steps) / max(elapsed, 1e-9)
             env_steps = steps_now
-            telemetry.record(spec.name, tune.get_context().get_trial_id(), metrics)
             reason = stop_reason(spec, metrics)
             if reason:
                 metrics["stop_reason"] = reason
-            if reason or iteration % spec.checkpoint.every == 0:
+            batch.append(metrics)
+            checkpoint_due = bool(reason) or iteration % spec.checkpoint.every == 0
+            if not checkpoint_due and time.monotonic() - last_report < report_every_s:
+                continue
+            telemetry.record(spec.name, trial_id, metrics)
+            report = {**metrics, progress.ROWS: json.dumps(batch, default=_plain)}
+            batch, last_report = [], time.monotonic()
+            if checkpoint_due:
                 with tempfile.TemporaryDirectory() as d:
                     write_checkpoint(Path(d), runner, spec,
                                      {"iteration": iteration, "time_s": time_s, "env_steps": env_steps})
-                    tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+                    tune.report(report, checkpoint=tune.Checkpoint.from_directory(d))
             else:
-                tune.report(metrics)
+                tune.report(report)
             if reason:
                 return
     finally:
         runner.close()
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python numbers in the JSON of a report's rows."""
+    return value.item() if hasattr(value, "item") else str(value)
