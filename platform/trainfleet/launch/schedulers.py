@@ -158,7 +158,9 @@ def scheduler(spec: jobs.JobSpec, log: SweepLog) -> Any:
     if t is None or t.scheduler == "fifo":
         return None
     if t.scheduler == "asha":
-        max_t = spec.iteration_budget or 100
+        # One past the budget: a trial that lasts its budget ends itself. ASHA would stop it at max_t
+        # by killing its actor, which leaves a DDP trial's Ray Train placement group behind.
+        max_t = (spec.iteration_budget or 99) + 1
         return RecordingASHA(log, time_attr=TIME_ATTR, grace_period=min(t.grace_period, max_t), max_t=max_t,
                              reduction_factor=2)
     mutations = {}
