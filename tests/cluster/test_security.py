@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import torch
 
 from trainfleet import jobs, results
 from trainfleet.cli import main
-from trainfleet.errors import SpecError
+from trainfleet.errors import SpecError, UserError
 from trainfleet.rl.core.checkpoint import STATE_FILE, load_state, save_state
 
 JOB = Path(__file__).resolve().parents[2] / "jobs" / "rl" / "q_learning_frozenlake.yaml"
@@ -31,7 +30,7 @@ class _Payload:
 def test_checkpoint_with_code_is_refused_unrun(tmp_path):
     marker = tmp_path / "pwned"
     torch.save({"q": torch.zeros(3), "evil": _Payload(marker)}, tmp_path / STATE_FILE)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(UserError, match="not a readable weights-only checkpoint"):
         load_state(tmp_path)
     assert not marker.exists()
 
