@@ -27,6 +27,11 @@ SIGNED_DIR = "tune"
 # Written and read by Tune as plain text or TensorBoard records, never unpickled; they grow with
 # every result, so signing them would only widen the window a killed driver leaves unsigned.
 _INERT = ("events.out.tfevents.", "result.json", "progress.csv")
+# trainfleet's own files at the top of a checkpoint (state.pt, progress.json, trial_spec.json, ...):
+# read back only through weights-only torch.load, JSON and spec validation, so they run no code
+# signed or not, and a driver killed between writing them and signing them stays resumable.
+# RLlib's files sit in a subfolder and Tune's pickles end in .pkl: those stay signed.
+_CHECKPOINT_DATA = (".json", ".pt", ".npy", ".parquet")
 
 
 def secret_path() -> Path:
@@ -66,8 +71,11 @@ def _signed_files(run_dir: Path) -> dict[str, Path]:
     root = run_dir / SIGNED_DIR
     out = {}
     for path in sorted(root.rglob("*")) if root.is_dir() else ():
-        if (path.is_file() or path.is_symlink()) and not path.name.startswith(_INERT):
-            out[path.relative_to(run_dir).as_posix()] = path
+        if not (path.is_file() or path.is_symlink()) or path.name.startswith(_INERT):
+            continue
+        if path.parent.name.startswith("checkpoint_") and path.suffix in _CHECKPOINT_DATA:
+            continue
+        out[path.relative_to(run_dir).as_posix()] = path
     return out
 
 
