@@ -91,12 +91,24 @@ def test_streaming_poll_returns_nothing_until_rollouts_are_ready(actor_pool):
     assert tr["obs"].shape[1:] == (4,) and len(tr["obs"]) == got[0].rollout.num_steps
 
 
+def kill_and_wait(ray, actor) -> None:
+    """Kill an actor and wait until it is dead: `ray.kill` is asynchronous, and a call sent right
+    after it can still be answered by the dying actor, so the pool would see no failure."""
+    ray.kill(actor)
+    for _ in range(200):
+        try:
+            ray.get(actor.ping.remote(), timeout=5)
+        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+            return
+    raise AssertionError("the killed actor kept answering")
+
+
 def test_a_killed_worker_is_replaced_and_sampling_goes_on(actor_pool, ray_session, caplog):
     pool = actor_pool
     pool.set_weights(always(1))
     pool.sample(5)
     before = pool.restarts
-    ray_session.kill(pool.workers[0])
+    kill_and_wait(ray_session, pool.workers[0])
     ro = pool.sample(10)
     assert ro.obs.shape == (10, 6, 4)
     assert pool.restarts == before + 1
@@ -109,7 +121,7 @@ def test_a_worker_killed_just_before_a_checkpoint_is_replaced_in_it(actor_pool, 
     pool = actor_pool
     pool.sample(5)
     before = pool.restarts
-    ray_session.kill(pool.workers[1])
+    kill_and_wait(ray_session, pool.workers[1])
     state = pool.get_state()
     assert len(state["workers"]) == 2 and state["restarts"] == before + 1
     assert pool.sample(5).obs.shape == (5, 6, 4)  # the replacement samples on
