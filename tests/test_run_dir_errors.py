@@ -74,6 +74,7 @@ def signed_then_truncated(run_dir: Path) -> None:
     """A Tune checkpoint this user's trainfleet signed, cut short afterwards (a full disk, a bad copy)."""
     ckpt = run_dir / trust.SIGNED_DIR / "trial_0" / "checkpoint_000001"
     shutil.copytree(run_dir / FINAL, ckpt)
+    (ckpt.parent / "params.json").write_text("{}")  # a Tune file beside it, signed with it
     trust.Signer(run_dir).sign()
     truncate(ckpt.relative_to(run_dir) / "state.pt")(run_dir)
 
@@ -113,7 +114,7 @@ CASES = {
     "report-summary-not-an-object": ("rl", REPORT, overwrite("summary.json", b"[1, 2]"), "summary.json: expected a JSON object"),
     "report-corrupt-trials": ("rl", REPORT, overwrite("trials.parquet", b"garbage"), "trials.parquet: not a readable Parquet"),
     "resume-unsigned": ("rl", RESUME, nothing, "signatures.json: missing"),
-    "resume-truncated-tune-checkpoint": ("rl", RESUME, signed_then_truncated, "state.pt: not signed by this user's trainfleet"),
+    "resume-truncated-tune-checkpoint": ("rl", RESUME, signed_then_truncated, "state.pt: not a readable weights-only checkpoint"),
     "resume-corrupt-signatures": ("rl", RESUME, overwrite(trust.SIGNATURES_FILE, b"{oops"), "signatures.json: not readable JSON"),
     "resume-corrupt-spec-yaml": ("rl", RESUME, overwrite("spec.yaml", b"\tname: x\n"), "spec.yaml"),
     "resume-missing-spec-yaml": ("rl", RESUME, remove("spec.yaml"), "not a run directory"),

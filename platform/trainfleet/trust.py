@@ -29,8 +29,8 @@ SIGNED_DIR = "tune"
 _INERT = ("events.out.tfevents.", "result.json", "progress.csv")
 # trainfleet's own files at the top of a checkpoint (state.pt, progress.json, trial_spec.json, ...):
 # read back only through weights-only torch.load, JSON and spec validation, so they run no code
-# signed or not, and a driver killed between writing them and signing them stays resumable.
-# RLlib's files sit in a subfolder and Tune's pickles end in .pkl: those stay signed.
+# signed or not, and a driver killed between writing them and signing them stays resumable; `verify`
+# checks instead that each state.pt loads. RLlib's subfolder and Tune's .pkl files stay signed.
 _CHECKPOINT_DATA = (".json", ".pt", ".npy", ".parquet")
 
 
@@ -73,10 +73,13 @@ def _signed_files(run_dir: Path) -> dict[str, Path]:
     for path in sorted(root.rglob("*")) if root.is_dir() else ():
         if not (path.is_file() or path.is_symlink()) or path.name.startswith(_INERT):
             continue
-        if path.parent.name.startswith("checkpoint_") and path.suffix in _CHECKPOINT_DATA:
-            continue
-        out[path.relative_to(run_dir).as_posix()] = path
+        if not _checkpoint_data(path):
+            out[path.relative_to(run_dir).as_posix()] = path
     return out
+
+
+def _checkpoint_data(path: Path) -> bool:
+    return path.parent.name.startswith("checkpoint_") and path.suffix in _CHECKPOINT_DATA
 
 
 class Signer:
@@ -133,3 +136,8 @@ def verify(run_dir: str | Path) -> None:
         if file.is_symlink() or not isinstance(expected, str) or not hmac.compare_digest(expected, _mac(key, rel, file)):
             raise UserError(f"{file}: not signed by this user's trainfleet (changed, added, or from another "
                             f"user or machine); {how}")
+    for state in (run_dir / SIGNED_DIR).rglob("*.pt"):
+        if _checkpoint_data(state):
+            from trainfleet.rl.core.checkpoint import load_weights_only
+
+            load_weights_only(state)  # a damaged checkpoint is a one-line error before Tune starts

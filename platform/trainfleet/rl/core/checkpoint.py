@@ -64,9 +64,13 @@ def save_state(directory: str | Path, state: dict[str, Any]) -> Path:
 
 def load_state(directory: str | Path) -> dict[str, Any]:
     """The state, or a UserError naming the file when it is missing, truncated or not weights-only."""
-    path = Path(directory) / STATE_FILE
+    return _decode(load_weights_only(Path(directory) / STATE_FILE))
+
+
+def load_weights_only(path: Path) -> Any:
+    """`torch.load` that runs no code, or a UserError naming the file."""
     try:
-        return _decode(torch.load(path, map_location="cpu", weights_only=True))
+        return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise UserError(f"{path}: missing from the checkpoint") from None
     except Exception as err:  # torch raises many types for damaged files (zip, unpickler, EOF, ...)
