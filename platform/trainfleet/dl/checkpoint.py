@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainfleet import jobs, results
-from trainfleet.errors import UserError, first_line
+from trainfleet import results
 from trainfleet.dl.data.source import DataInfo
+from trainfleet.errors import UserError, first_line
 from trainfleet.rl.core.checkpoint import load_state, save_state
+from trainfleet.schema import JobSpec, resolved_dict
 
 SPEC_FILE = "trial_spec.json"  # the name launch.runner uses for RL checkpoints too
 INFO_FILE = "data_info.json"
@@ -33,10 +34,10 @@ class Payload:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-def write(directory: str | Path, payload: Payload, spec: jobs.JobSpec, info: DataInfo, split: dict[str, Any]) -> None:
+def write(directory: str | Path, payload: Payload, spec: JobSpec, info: DataInfo, split: dict[str, Any]) -> None:
     d = Path(directory)
     save_state(d, payload.state)
-    (d / SPEC_FILE).write_text(json.dumps(jobs.resolved_dict(spec)))
+    (d / SPEC_FILE).write_text(json.dumps(resolved_dict(spec)))
     (d / INFO_FILE).write_text(json.dumps(info.to_dict()))
     (d / SPLIT_FILE).write_text(json.dumps(split))
     for name, data in payload.files.items():
@@ -45,7 +46,7 @@ def write(directory: str | Path, payload: Payload, spec: jobs.JobSpec, info: Dat
 
 @dataclass
 class Loaded:
-    spec: jobs.JobSpec
+    spec: JobSpec
     info: DataInfo
     state: dict[str, Any]
 

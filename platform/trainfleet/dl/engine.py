@@ -81,7 +81,7 @@ def _all_reduce(values: dict[str, float], device: torch.device) -> dict[str, flo
     return dict(zip(keys, t.tolist()))
 
 
-def stop_reason(spec: jobs.JobSpec, epochs: int, metrics: dict[str, Any]) -> str | None:
+def stop_reason(spec: jobs.JobSpec, metrics: dict[str, Any]) -> str | None:
     s = spec.stop
     epoch = metrics["epoch"]
     acc = metrics.get("val_accuracy")
@@ -93,8 +93,6 @@ def stop_reason(spec: jobs.JobSpec, epochs: int, metrics: dict[str, Any]) -> str
         return "iterations"
     if s.time_s is not None and metrics["time_s"] >= s.time_s:
         return "time_s"
-    if epoch >= epochs:
-        return "epochs"
     return None
 
 
@@ -175,7 +173,7 @@ def fit(
                        train_samples_per_s=means["samples"] / max(train_s, 1e-9))
         if opts:
             metrics["lr"] = optimizer_lr(next(iter(opts.values())))  # as stepped with, after any restore
-        reason = stop_reason(spec, hp.epochs, metrics)
+        reason = stop_reason(spec, metrics)
         if reason:
             metrics["stop_reason"] = reason
         payload = None

@@ -110,7 +110,7 @@ def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, log: SweepL
     )
     return tune.Tuner(
         trainable,
-        param_space=search_space.param_space(jobs.resolved_dict(spec), t),
+        param_space=search_space.param_space(spec, t),
         tune_config=tune_config,
         run_config=run_config,
     )

@@ -51,7 +51,7 @@ class NativeRunner:
             env_id=spec.env.id,
             env_kwargs=dict(spec.env.kwargs),
             num_envs=spec.env.num_envs,
-            hparams=cls.Hparams.model_validate(spec.hparams),
+            hparams=spec.typed_hparams,
             seed=spec.seed,
             resources=spec.resources,
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 from ray import tune
 
-from trainfleet import jobs, results
+from trainfleet import jobs, results, schema
 from trainfleet.launch import progress, telemetry
 from trainfleet.launch.runner import PROGRESS_FILE, build_runner, write_checkpoint
 
@@ -23,9 +23,9 @@ REPORT_EVERY_S = 1.0  # a plain run's cadence of Tune reports (each carries all 
 
 
 def trial_spec(config: dict[str, Any]) -> jobs.JobSpec:
-    """The job spec of this trial: the base spec with the trial's sampled overrides applied."""
-    raw = jobs.apply_overrides(config["spec"], config.get("overrides", {}))
-    return jobs.JobSpec.model_validate(raw)
+    """The job spec of this trial: the driver's resolved spec object itself, or (a sweep) that spec
+    re-created with the trial's sampled overrides; never validated against the registry again."""
+    return schema.with_overrides(config["spec"], config.get("overrides", {}))
 
 
 def stop_reason(spec: jobs.JobSpec, metrics: dict[str, Any]) -> str | None:

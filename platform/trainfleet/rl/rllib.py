@@ -261,7 +261,7 @@ class RLlibRunner:
 
     def __init__(self, spec: jobs.JobSpec) -> None:
         self.spec = spec
-        self.hp = self.Hparams.model_validate(spec.hparams)
+        self.hp = spec.typed_hparams
         self.algo: Any = None
         self._module: Any = None
         self._pending_restore: Path | None = None

@@ -76,16 +76,16 @@ def train_epoch(model: Word2Vec, batches: Iterable[list[np.ndarray]], schedule: 
             "words_per_s": words / max(seconds, 1e-9), "lr": schedule.now()}
 
 
-def train(model: Word2Vec, sentences: list[np.ndarray], seed: int = 0,
+def train(model: Word2Vec, sentences: list[np.ndarray], epochs: int, seed: int = 0,
           report: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
     """All epochs in this process (tests, benchmark): the same steps a single Ray Train worker runs."""
     hp = model.hp
     n_words = int(sum(len(s) for s in sentences))
-    schedule = Schedule(hp.lr, hp.min_lr, n_words * hp.epochs)
+    schedule = Schedule(hp.lr, hp.min_lr, n_words * epochs)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     rows = []
-    for epoch in range(1, hp.epochs + 1):
+    for epoch in range(1, epochs + 1):
         row = train_epoch(model, sentence_batches(sentences, hp.batch_words), schedule, rng, gen) | {"epoch": epoch}
         rows.append(row)
         if report is not None:
