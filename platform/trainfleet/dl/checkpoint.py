@@ -2,7 +2,7 @@
 
     state.pt          model, optimisers, epoch, time, RNG states (torch.save of plain data,
                       loaded with weights_only=True)
-    trial_spec.json   the trial's resolved job spec (launch.runner.SPEC_FILE)
+    trial_spec.json   the trial's resolved job spec (results.TRIAL_SPEC_FILE)
     data_info.json    sample shape, classes, feature and label columns
     split.json        the seed-fixed train/val split (rows held out)
     samples.png ...   task artifacts (a GAN's sample grid)
@@ -19,9 +19,8 @@ from trainfleet import results
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.errors import UserError, first_line
 from trainfleet.rl.core.checkpoint import load_state, save_state
-from trainfleet.schema import JobSpec, resolved_dict
+from trainfleet.schema import JobSpec
 
-SPEC_FILE = "trial_spec.json"  # the name launch.runner uses for RL checkpoints too
 INFO_FILE = "data_info.json"
 SPLIT_FILE = "split.json"
 
@@ -37,7 +36,7 @@ class Payload:
 def write(directory: str | Path, payload: Payload, spec: JobSpec, info: DataInfo, split: dict[str, Any]) -> None:
     d = Path(directory)
     save_state(d, payload.state)
-    (d / SPEC_FILE).write_text(json.dumps(resolved_dict(spec)))
+    results.write_trial_spec(d, spec)
     (d / INFO_FILE).write_text(json.dumps(info.to_dict()))
     (d / SPLIT_FILE).write_text(json.dumps(split))
     for name, data in payload.files.items():
@@ -53,7 +52,7 @@ class Loaded:
 
 def read(directory: str | Path) -> Loaded:
     d = Path(directory)
-    spec = results.read_stored_spec(d / SPEC_FILE)
+    spec = results.read_trial_spec(d)
     try:
         info = DataInfo.from_dict(results.read_json(d / INFO_FILE))
     except (KeyError, TypeError, ValueError) as err:

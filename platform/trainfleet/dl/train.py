@@ -28,6 +28,7 @@ from trainfleet.dl import checkpoint as ckpt_files
 from trainfleet.dl.data.batches import InMemoryBatches
 from trainfleet.dl.data.source import DataInfo, DataSpec, prepare
 from trainfleet.dl.engine import fit
+from trainfleet.devices import reserve_gpu
 from trainfleet.rl.core.checkpoint import load_state
 
 _DONE = "__done__"
@@ -67,12 +68,7 @@ def worker_loop(config: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- in the Tune trial
 def use_gpu(spec: jobs.JobSpec) -> bool:
-    want = spec.resources.use_gpu
-    if want == "auto":
-        import ray
-
-        return ray.cluster_resources().get("GPU", 0) >= spec.resources.num_workers  # RAY
-    return bool(want)
+    return reserve_gpu(spec.resources.use_gpu, spec.resources.num_workers)
 
 
 def train_trial(config: dict[str, Any]) -> None:

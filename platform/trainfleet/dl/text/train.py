@@ -43,7 +43,7 @@ def word2vec_worker(config: dict[str, Any]) -> None:
     import torch.distributed as dist
 
     from trainfleet.dl.build import model_class
-    from trainfleet.dl.text.word2vec_loop import Schedule, train_epoch
+    from trainfleet.dl.text.word2vec_loop import lr_decay, train_epoch
 
     torch.set_num_threads(1)  # one thread per process is fastest on small CPUs (design.md)
     spec = config["spec"]  # the trial's resolved spec object, typed hparams included
@@ -53,7 +53,7 @@ def word2vec_worker(config: dict[str, Any]) -> None:
     model = model_class(spec.model)(hp, vocab, seed=spec.seed)  # the same start on every worker
     shard = ray.train.get_dataset_shard("train")  # RAY: this worker's sentences
     epochs = spec.iteration_budget
-    schedule = Schedule(hp.lr, hp.min_lr, config["n_words"] * epochs)
+    schedule = lr_decay(hp.lr, hp.min_lr, config["n_words"] * epochs)
     rng = np.random.default_rng((spec.seed, rank))
     gen = torch.Generator().manual_seed(spec.seed * 1_000 + rank)
     params = [p for p in (model.w_in, model.w_out, model.w_hs) if p is not None]

@@ -38,7 +38,7 @@ from trainfleet.rl.core.episodes import EpisodeTracker
 from trainfleet.rl.core.networks import mlp, soft_update
 from trainfleet.rl.core.noise import NoiseHparams, make_noise
 from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
-from trainfleet.rl.core.schedules import Schedule
+from trainfleet.rl.core.schedules import Schedule, set_lr
 from trainfleet.rl.core.learner import configure_threads, learner_device
 from trainfleet.rl.core.workers import EnvConfig, PolicyBuilder, WorkerPool
 from trainfleet.rl.core.wrappers import env_state, make_vec_env, set_env_state
@@ -160,11 +160,7 @@ class OffPolicyAlgorithm(Algorithm):
     def _apply_learning_rate(self) -> None:
         """Set the learning rate (the number, or the schedule's value now) on every optimiser before a
         gradient phase: a restored optimiser state never decides it (PBT's perturbed `lr` takes effect)."""
-        lr = self.learning_rate()
-        for part in self.networks().values():
-            if isinstance(part, torch.optim.Optimizer):
-                for group in part.param_groups:
-                    group["lr"] = lr
+        set_lr((p for p in self.networks().values() if isinstance(p, torch.optim.Optimizer)), self.learning_rate())
 
     # ---- collection -------------------------------------------------------------------------
     @property
