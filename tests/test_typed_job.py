@@ -106,3 +106,14 @@ def test_a_sweep_trial_recreates_its_hparams_from_the_typed_class(ray_session, t
         assert main(["run", str(job), "--output", str(tmp_path / "runs")]) == 0
     # driver: the job once, plus each swept value checked on its own; trials: one re-creation each
     assert trace.read_text().count("validated") == 1 + 2 + 2
+
+
+def test_no_import_circles_between_the_split_modules():
+    """What `issue 10` untangled stays untangled: the schema imports no domain, DL validation imports
+    the schema (not jobs), tabular DP and agents share planning.py, the actor-critic kit sits on the loop."""
+    pkg = ROOT / "platform" / "trainfleet"
+    for dl_module in ("dl/specs.py", "dl/build.py", "dl/checkpoint.py", "dl/models/transfer.py"):
+        text = (pkg / dl_module).read_text()
+        assert "trainfleet.jobs" not in text and "import jobs" not in text, dl_module
+    assert "trainfleet.rl.tabular.dynamic_programming" not in (pkg / "rl/tabular/agent.py").read_text()
+    assert "trainfleet.rl.core.deterministic_actor_critic" not in (pkg / "rl/core/off_policy.py").read_text()
