@@ -8,10 +8,10 @@ data: weights-only tensors and a stored spec that passes the same validation as 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from trainfleet import jobs, results
 from trainfleet.errors import UserError
@@ -39,7 +39,7 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, gif: str | None = None
 
     trial = results.read_trial_spec(ckpt)
     with greedy_policy(trial, ckpt) as act:
-        returns, frames = evaluate_policy(trial.env.id, trial.env.kwargs, act, episodes, record_frames=gif is not None)
+        returns, frames = evaluate_policy(trial.rl_env.id, trial.rl_env.kwargs, act, episodes, record_frames=gif is not None)
     if gif:
         write_gif(frames, Path(gif))
     return {
@@ -56,7 +56,7 @@ def greedy_policy(spec: jobs.JobSpec, ckpt: Path) -> Iterator[Callable[[Any], An
         from trainfleet.rl import rllib_policy
         from trainfleet.rl.core.wrappers import single_env
 
-        env = single_env(spec.env.id, spec.env.kwargs)
+        env = single_env(spec.rl_env.id, spec.rl_env.kwargs)
         space = env.action_space
         env.close()
         yield rllib_policy.load(ckpt, space)

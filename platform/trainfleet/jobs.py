@@ -79,11 +79,12 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
         _raise_validation(err, file, "", _fields_of(JobSpec, loc))
     hparams = hparams_model(spec, file=file)
     spec.hparams = hparams  # the one typed object the trial, the runner and the algorithm receive
-    if spec.is_rl:
-        registry.check_env_id(spec.env.id, file=file)
-        _check_env_kwargs(spec.env, file)
-        spec_paths.check_env_files(spec.env.kwargs, file)
-        spec_checks.check_episode_limit(spec.env, file=file)
+    if spec.algorithm is not None:
+        env = spec.rl_env
+        registry.check_env_id(env.id, file=file)
+        _check_env_kwargs(env, file)
+        spec_paths.check_env_files(env.kwargs, file)
+        spec_checks.check_episode_limit(env, file=file)
         algorithm_cls = registry.algorithm(spec.algorithm, spec.backend, file=file).load()
         _check_algorithm_env(spec, algorithm_cls, file)
         spec_checks.check_env_fits(spec, algorithm_cls, hparams, file=file)
@@ -94,9 +95,9 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     _check_resources(spec, file)
     if spec.tune is not None:
         _check_tune(spec.tune, file)
-        _check_pbt(spec, file)
-        spec_checks.check_tune_metric(spec, file=file)
-        _check_space(spec, raw, file)
+        _check_pbt(spec, spec.tune, file)
+        spec_checks.check_tune_metric(spec, spec.tune.metric, file=file)
+        _check_space(spec.tune, raw, file)
     return spec
 
 
@@ -123,6 +124,8 @@ def _check_env_kwargs(env: EnvSpec, file: str | None) -> None:
     import gymnasium
 
     entry_point = gymnasium.spec(env.id).entry_point
+    if entry_point is None:
+        return
     try:
         creator = gymnasium.envs.registration.load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
         params = inspect.signature(creator).parameters
@@ -145,7 +148,7 @@ def _check_algorithm_env(spec: JobSpec, algorithm_cls: Any, file: str | None) ->
     if spec.backend != "native":
         return
     try:
-        algorithm_cls.check_env(spec.env.id, dict(spec.env.kwargs))
+        algorithm_cls.check_env(spec.rl_env.id, dict(spec.rl_env.kwargs))
     except SpecError as err:
         raise SpecError(err.detail, file=file, path="env.id") from None
 
@@ -169,9 +172,8 @@ def _check_tune(t: TuneSpec, file: str | None) -> None:
         raise SpecError("PBT needs a tune.space to mutate", file=file, path="tune.scheduler")
 
 
-def _check_pbt(spec: JobSpec, file: str | None) -> None:
+def _check_pbt(spec: JobSpec, t: TuneSpec, file: str | None) -> None:
     """PBT settings that would run without ever exploiting, or exploit into a broken trial."""
-    t = spec.tune
     if t.scheduler != "pbt":
         return
     if t.num_samples < 2:
@@ -198,7 +200,7 @@ def _check_pbt(spec: JobSpec, file: str | None) -> None:
 
 def hparams_model(spec: JobSpec, *, file: str | None = None) -> BaseModel:
     """The algorithm's (or model's) typed hyperparameters, validated from `spec.hparams`."""
-    if spec.is_rl:
+    if spec.algorithm is not None:
         entry = registry.algorithm(spec.algorithm, spec.backend, file=file)
     else:
         from trainfleet.dl import specs as dl_specs
@@ -224,8 +226,8 @@ def _check_resources(spec: JobSpec, file: str | None) -> None:
         )
 
 
-def _check_space(spec: JobSpec, raw: dict[str, Any], file: str | None) -> None:
-    for key, domain in spec.tune.space.items():
+def _check_space(t: TuneSpec, raw: dict[str, Any], file: str | None) -> None:
+    for key, domain in t.space.items():
         where = f"tune.space.{key}"
         if len(domain) != 1:
             raise SpecError(f"give exactly one of {', '.join(SPACE_KINDS)}", file=file, path=where)

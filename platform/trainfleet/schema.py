@@ -101,7 +101,7 @@ class JobSpec(_Strict):
     tune: TuneSpec | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "JobSpec":
+    def _one_kind(self) -> JobSpec:
         if (self.algorithm is None) == (self.model is None):
             raise ValueError("a job names exactly one of `algorithm` (RL) or `model` (DL)")
         if self.algorithm is not None and self.env is None:
@@ -111,7 +111,7 @@ class JobSpec(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _pbt_cadence(self) -> "JobSpec":
+    def _pbt_cadence(self) -> JobSpec:
         """PBT clones the checkpoint a trial reports at its perturbation: one field fills the other."""
         t = self.tune
         if t is not None and t.scheduler == "pbt":
@@ -122,7 +122,7 @@ class JobSpec(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _dl_epochs(self) -> "JobSpec":
+    def _dl_epochs(self) -> JobSpec:
         """A DL job's one training-length knob is `stop.epochs` (Keras' `fit` default: 10)."""
         if self.model is not None and self.stop.epochs is None:
             self.stop.epochs = DEFAULT_EPOCHS
@@ -138,6 +138,20 @@ class JobSpec(_Strict):
         if isinstance(self.hparams, dict):
             raise TypeError("this JobSpec is not resolved: validate it with jobs.parse_spec first")
         return self.hparams
+
+    @property
+    def training_epochs(self) -> int:
+        """A DL job's number of epochs: `stop.epochs` (always set for DL), or `stop.iterations` when smaller."""
+        if self.stop.epochs is None:
+            raise TypeError("training_epochs is a DL job's (stop.epochs is filled when its spec validates)")
+        return min(self.stop.epochs, self.stop.iterations or self.stop.epochs)
+
+    @property
+    def rl_env(self) -> EnvSpec:
+        """An RL job's env (the schema requires one of every RL job)."""
+        if self.env is None:
+            raise TypeError("rl_env is an RL job's")
+        return self.env
 
     @property
     def iteration_budget(self) -> int | None:

@@ -28,5 +28,5 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(("MT19937", state["numpy"], int(state["numpy_pos"])))
+    np.random.set_state(("MT19937", state["numpy"], int(state["numpy_pos"]), 0, 0.0))
     random.setstate((3, tuple(state["python"]), None))

@@ -17,6 +17,7 @@ def model_class(name: str) -> Any:
 
 
 def build(spec: JobSpec, info: DataInfo) -> tuple[tasks.Task, Any, nn.Module]:
+    assert spec.model is not None and spec.task is not None, "a validated DL job names its model and task"
     task = tasks.get(spec.task)
     hp = spec.typed_hparams
     model = model_class(spec.model)(hp, info, task.out_dim(info, hp))

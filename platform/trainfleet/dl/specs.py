@@ -32,6 +32,7 @@ MAX_FILE_NAME, MAX_PATH = 255, 4096  # Linux's NAME_MAX and PATH_MAX
 
 
 def hparams_entry(spec: JobSpec, *, file: str | None = None) -> registry.Entry:
+    assert spec.model is not None, "a DL job names a model (schema.JobSpec)"
     return registry.named(registry.MODELS, "model", spec.model, path="model", file=file)
 
 
@@ -61,7 +62,7 @@ def check(spec: JobSpec, *, file: str | None = None) -> None:
     if spec.task not in names:
         raise SpecError(f"unknown task {excerpt(spec.task)}{did_you_mean(spec.task, names)}; one of {', '.join(names)}",
                         file=file, path="task")
-    allowed = TASKS_OF.get(spec.model, DEFAULT_TASKS)
+    allowed = TASKS_OF.get(spec.model or "", DEFAULT_TASKS)
     if spec.task not in allowed:
         raise SpecError(f"model {spec.model!r} does task {' or '.join(sorted(allowed))}, not {excerpt(spec.task)}", file=file, path="task")
     r = spec.resources

@@ -24,11 +24,11 @@ from typing import Any
 import torch
 
 from trainfleet import jobs
+from trainfleet.devices import reserve_gpu
 from trainfleet.dl import checkpoint as ckpt_files
 from trainfleet.dl.data.batches import InMemoryBatches
 from trainfleet.dl.data.source import DataInfo, DataSpec, prepare
 from trainfleet.dl.engine import fit
-from trainfleet.devices import reserve_gpu
 from trainfleet.rl.core.checkpoint import load_state
 
 _DONE = "__done__"

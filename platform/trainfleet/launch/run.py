@@ -17,7 +17,7 @@ from trainfleet.devices import reserve_gpu
 from trainfleet.launch import cluster
 
 if TYPE_CHECKING:
-    from trainfleet.launch.progress import RunRecorder, TrialTable
+    from trainfleet.launch.progress import RunRecorder
     from trainfleet.launch.schedulers import SweepLog
 
 

@@ -58,6 +58,7 @@ class NativeRunner:
 
 def build_runner(spec: JobSpec) -> Runner:
     """The Runner of an RL job's backend, seeded, built from the job's one run context."""
+    assert spec.algorithm is not None, "an RL job names its algorithm (schema.JobSpec)"
     registry.register_envs()
     seed_everything(spec.seed)
     backend = registry.algorithm(spec.algorithm, spec.backend, allow_imports=True).load()(RunContext.from_spec(spec))

@@ -105,7 +105,7 @@ class PPOHparams(RLlibHparams):
     vf_share_layers: bool = Field(True, description="policy and value heads share the torso")
 
     @model_validator(mode="after")
-    def _minibatch_fits(self) -> "PPOHparams":
+    def _minibatch_fits(self) -> PPOHparams:
         if self.minibatch_size > self.train_batch_size:
             raise ValueError(f"minibatch_size {self.minibatch_size} exceeds train_batch_size {self.train_batch_size}")
         return self

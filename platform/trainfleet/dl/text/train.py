@@ -52,7 +52,7 @@ def word2vec_worker(config: dict[str, Any]) -> None:
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     model = model_class(spec.model)(hp, vocab, seed=spec.seed)  # the same start on every worker
     shard = ray.train.get_dataset_shard("train")  # RAY: this worker's sentences
-    epochs = spec.iteration_budget
+    epochs = spec.training_epochs
     schedule = lr_decay(hp.lr, hp.min_lr, config["n_words"] * epochs)
     rng = np.random.default_rng((spec.seed, rank))
     gen = torch.Generator().manual_seed(spec.seed * 1_000 + rank)
@@ -105,6 +105,7 @@ def _word2vec(spec: jobs.JobSpec, hp: Any, corpus: Corpus, trial_dir: Path) -> P
         run_config=RunConfig(name="word2vec", storage_path=str(trial_dir / "train")),
     )
     result = trainer.fit()  # RAY
+    assert result.checkpoint is not None, "the last worker epoch reports a checkpoint"
     return Path(result.checkpoint.path)
 
 
@@ -146,14 +147,14 @@ def _glove(spec: jobs.JobSpec, hp: Any, corpus: Corpus, report: Any) -> artifact
     opt = torch.optim.Adagrad(model.parameters(), lr=hp.lr)
     rng = np.random.default_rng(spec.seed)
     history, time_s = [], count_s
-    for epoch in range(1, spec.iteration_budget + 1):
+    for epoch in range(1, spec.training_epochs + 1):
         t1 = time.perf_counter()
         loss = train_epoch(model, counts, opt, rng)
         time_s += time.perf_counter() - t1
         row = {"epoch": epoch, "iteration": epoch, "time_s": time_s, "train_loss": loss,
                "cooccurrence_nonzeros": float(counts.nnz), "count_s": count_s}
         history.append(row)
-        if epoch < spec.iteration_budget:
+        if epoch < spec.training_epochs:
             report(row)
     return artifacts.TextCheckpoint(spec, corpus.vocab, {EMBEDDINGS: model.embeddings.numpy()}, history=history)
 
@@ -184,13 +185,13 @@ def _language_model(spec: jobs.JobSpec, hp: Any, corpus: Corpus, report: Any) ->
     train_ids, val_ids = split_stream(lm.stream(corpus.tokens, corpus.vocab), hp)
     train, val = lm.batchify(train_ids, hp.batch_size), lm.batchify(val_ids, hp.batch_size)
     history, time_s = [], 0.0
-    epochs = spec.iteration_budget
+    epochs = spec.training_epochs
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         tr = lm.run_epoch(net, train, hp, opt)
         va = lm.run_epoch(net, val, hp, None)
         time_s += time.perf_counter() - t0
-        row = {"epoch": epoch, "iteration": epoch, "time_s": time_s, "train_loss": tr, "val_loss": va,
+        row: dict[str, Any] = {"epoch": epoch, "iteration": epoch, "time_s": time_s, "train_loss": tr, "val_loss": va,
                "val_perplexity": lm.perplexity(va), "train_perplexity": lm.perplexity(tr)}
         history.append(row)
         if spec.stop.time_s is not None and time_s >= spec.stop.time_s:
@@ -246,5 +247,5 @@ def text_trainable(spec: jobs.JobSpec) -> Any:
         return tune.with_resources(text_trial, {"memory": 1})
     if spec.model in ("glove", "tfidf"):  # RAY: the trial's CPU, plus CPUs for the shard-counting tasks
         slots = max(spec.typed_hparams.shards - 1, 1)
-        return tune.with_resources(text_trial, tune.PlacementGroupFactory([{"CPU": 1}] + [{"CPU": 1}] * slots))
+        return tune.with_resources(text_trial, tune.PlacementGroupFactory([{"CPU": 1.0}] * (1 + slots)))
     return tune.with_resources(text_trial, {"CPU": 1})

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trainfleet.rl.core.schedules import Schedule
 from trainfleet.dl.models.word2vec import Word2Vec, cbow_examples, skipgram_pairs, subsample
 from trainfleet.rl.core.schedules import Schedule
 

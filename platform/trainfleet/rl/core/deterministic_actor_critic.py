@@ -30,6 +30,9 @@ def flat_dim(space: gym.Space) -> int:
 class DeterministicActor(nn.Module):
     """mu(s): an MLP squashed by tanh and rescaled to the action box [low, high]."""
 
+    scale: torch.Tensor
+    center: torch.Tensor
+
     def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> None:
         super().__init__()
         self.net = mlp(flat_dim(obs_space), hidden, "relu", out_dim=flat_dim(action_space), out_gain=0.01)

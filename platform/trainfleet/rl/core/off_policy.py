@@ -34,9 +34,9 @@ from trainfleet.fields import Width
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext, ensure_finite
 from trainfleet.rl.core.checkpoint import optimizer_lr
 from trainfleet.rl.core.episodes import EpisodeTracker
+from trainfleet.rl.core.learner import configure_threads, learner_device
 from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
 from trainfleet.rl.core.schedules import Schedule, set_lr
-from trainfleet.rl.core.learner import configure_threads, learner_device
 from trainfleet.rl.core.workers import EnvConfig, PolicyBuilder, WorkerPool
 from trainfleet.rl.core.wrappers import env_state, make_vec_env, set_env_state
 

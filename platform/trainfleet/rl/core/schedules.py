@@ -28,7 +28,7 @@ class Schedule(BaseModel):
     steps: int = Field(1, ge=1, description="steps to go from start to end")
 
     @model_validator(mode="after")
-    def _positive_for_exponential(self) -> "Schedule":
+    def _positive_for_exponential(self) -> Schedule:
         if self.schedule == "exponential" and (self.start <= 0 or self.end <= 0):
             raise ValueError("an exponential schedule needs start > 0 and end > 0")
         return self
