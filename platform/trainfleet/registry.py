@@ -98,6 +98,7 @@ MODELS: dict[str, Entry] = _named(
     Entry("conv_autoencoder", f"{_DLM}.autoencoder:ConvAutoencoder", "convolutional autoencoder", "reconstruct"),
     Entry("gan", f"{_DLM}.gan:GAN", "the notes' MLP GAN (G 256-512-1024, D 512-256), label smoothing", "generate"),
     Entry("dcgan", f"{_DLM}.gan:DCGAN", "deep convolutional GAN", "generate"),
+    Entry("vit", f"{_DLM}.vit:ViT", "vision transformer: patches, class token, learned positions, pre-norm blocks", "classify"),
     Entry("transfer", f"{_DLM}.transfer:Transfer", "pre-trained body from another run or weights file, new head, freeze/unfreeze top k", "classify"),
     # Unit 4: NLP (trained by dl/text/train.py)
     Entry("tfidf", f"{_DLM}.tfidf:TfIdf", "vector space model: TF, IDF (notes or smoothed), TF-IDF, cosine ranking", "embed"),

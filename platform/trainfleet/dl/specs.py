@@ -90,6 +90,7 @@ def check(spec: jobs.JobSpec, *, file: str | None = None) -> None:
                             file=file, path="data")
         return
     _check_columns(spec, ds, schema, file)
+    _check_fits_data(spec, ds, schema, file)
     if spec.model == "transfer":
         _check_transfer(spec, file)
 
@@ -157,6 +158,24 @@ def _check_columns(spec: jobs.JobSpec, ds: Any, schema: Any, file: str | None) -
         if size != n_features:
             raise SpecError(f"shape {ds.shape} holds {size} values but there are {n_features} feature columns",
                             file=file, path="data.shape")
+
+
+def _check_fits_data(spec: jobs.JobSpec, ds: Any, schema: Any, file: str | None) -> None:
+    """Options that need image samples, and a model's own `check_data(hp, shape)` (ValueError = misfit)."""
+    from trainfleet.dl.data.augment import is_identity
+    from trainfleet.dl.data.source import info_for
+
+    shape = info_for(ds, schema).shape
+    if not is_identity(ds.augment) and len(shape) not in (2, 3):
+        raise SpecError(f"augment transforms images (C, H, W) or (H, W); samples here have shape {list(shape)}",
+                        file=file, path="data.augment")
+    model_cls = registry.MODELS[spec.model].load()
+    check_data = getattr(model_cls, "check_data", None)
+    if check_data is not None:
+        try:
+            check_data(model_cls.Hparams.model_validate(spec.hparams), shape)
+        except ValueError as err:
+            raise SpecError(str(err), file=file, path="hparams") from None
 
 
 def _check_transfer(spec: jobs.JobSpec, file: str | None) -> None:
