@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trainfleet.dl.data.augment import Augment
 from trainfleet.dl.data.builtin import CLASSES_KEY, LABEL, SHAPE_KEY
 
 
@@ -38,6 +39,7 @@ class DataSpec(BaseModel):
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of rows held out, chosen by the job's seed")
     batch_size: int = Field(32, ge=1, description="per-worker batch size")
     image_size: int = Field(32, ge=4, description="image_folder: images are resized to size x size")
+    augment: Augment | None = Field(None, description="seeded random flips/rotations/shifts of training images")
 
     @model_validator(mode="after")
     def _one_source(self) -> "DataSpec":
