@@ -99,6 +99,8 @@ MODELS: dict[str, Entry] = _named(
     Entry("gan", f"{_DLM}.gan:GAN", "the notes' MLP GAN (G 256-512-1024, D 512-256), label smoothing", "generate"),
     Entry("dcgan", f"{_DLM}.gan:DCGAN", "deep convolutional GAN", "generate"),
     Entry("vit", f"{_DLM}.vit:ViT", "vision transformer: patches, class token, learned positions, pre-norm blocks", "classify"),
+    Entry("captioner", f"{_DLM}.captioner:Captioner", "Show, Attend and Tell: CNN features, LSTM decoder attending over positions", "caption"),
+    Entry("merge_captioner", f"{_DLM}.captioner:MergeCaptioner", "merge captioner: word LSTM, pooled image merged before the word layer", "caption"),
     Entry("transfer", f"{_DLM}.transfer:Transfer", "pre-trained body from another run or weights file, new head, freeze/unfreeze top k", "classify"),
     # Unit 4: NLP (trained by dl/text/train.py)
     Entry("tfidf", f"{_DLM}.tfidf:TfIdf", "vector space model: TF, IDF (notes or smoothed), TF-IDF, cosine ranking", "embed"),
@@ -116,6 +118,9 @@ DATASETS: dict[str, Entry] = _named(
     Entry("xor-2d", f"{_DLD}:xor_2d", "XOR of the unit square's corners with jitter (seed 0)"),
     Entry("moons-2d", f"{_DLD}:moons_2d", "scikit-learn two moons, noise 0.15 (seed 0)"),
     Entry("sine-regression", f"{_DLD}:sine_regression", "y = sin(x) + noise on [-3, 3] (seed 0)"),
+    Entry("shapes", "trainfleet.dl.data.shapes:shapes", "2,000 generated 32x32 RGB scenes of two shapes: masks, boxes, 3 captions each (seed 0)"),
+    Entry("shapes-test", "trainfleet.dl.data.shapes:shapes_test", "500 more shape scenes from seed 1: a held-out test set"),
+    Entry("moving-digits", "trainfleet.dl.data.videos:moving_digits", "1,797 videos (8 frames, 20x20) of a digit moving two ways, with captions (seed 0)"),
     Entry("lee", f"{_TXT}:lee", "gensim's Lee background corpus: 300 news documents, ~60k tokens"),
     Entry("wiki-head500", f"{_TXT}:wiki_head500", "gensim's first 500 Wikipedia articles, ~331k tokens, lower-cased and stemmed"),
     Entry("polarity", f"{_TXT}:polarity", "gensim's 200 Pang & Lee movie-review sentences, positive/negative"),
