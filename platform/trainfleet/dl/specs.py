@@ -25,6 +25,7 @@ TASKS_OF = {
     "autoencoder": {"reconstruct"}, "denoising_autoencoder": {"reconstruct"}, "conv_autoencoder": {"reconstruct"},
     "gan": {"generate"}, "dcgan": {"generate"},
     "tfidf": {"embed"}, "skipgram": {"embed"}, "cbow": {"embed"}, "glove": {"embed"}, "lstm_lm": {"language_model"},
+    "captioner": {"caption"}, "merge_captioner": {"caption"}, "video_to_text": {"caption"},
 }
 DEFAULT_TASKS = {"classify", "regress"}
 MAX_FILE_NAME, MAX_PATH = 255, 4096  # Linux's NAME_MAX and PATH_MAX
@@ -138,6 +139,9 @@ def _check_image_folder(value: str, file: str | None) -> None:
 
 def _check_columns(spec: jobs.JobSpec, ds: Any, schema: Any, file: str | None) -> None:
     names = list(schema.names)
+    if spec.task == "caption" and "tokens" not in names:
+        raise SpecError("caption reads reference captions from a `tokens` column (e.g. dataset shapes or "
+                        f"moving-digits); the data has {', '.join(names[:12])}", file=file, path="data")
     needs_label = spec.task in ("classify", "regress")
     if needs_label and ds.label_column not in names:
         raise SpecError(f"no column {excerpt(ds.label_column)} in the data{did_you_mean(ds.label_column, names)}; "

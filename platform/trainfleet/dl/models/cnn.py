@@ -46,14 +46,19 @@ def conv_block(c_in: int, c_out: int, hp: CNNHparams) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def conv_stack(c_in: int, hp: CNNHparams) -> nn.Sequential:
+    """One conv block per entry of hp.channels: the feature extractor of CNNs and image encoders."""
+    chans = [c_in, *hp.channels]
+    return nn.Sequential(*(conv_block(a, b, hp) for a, b in zip(chans, chans[1:])))
+
+
 class CNN(nn.Module):
     Hparams = CNNHparams
 
     def __init__(self, hp: CNNHparams, info: DataInfo, out_dim: int) -> None:
         super().__init__()
         c, h, w = image_shape(info)
-        chans = [c, *hp.channels]
-        convs = nn.Sequential(*(conv_block(a, b, hp) for a, b in zip(chans, chans[1:])), nn.Flatten())
+        convs = nn.Sequential(*conv_stack(c, hp), nn.Flatten())
         with torch.no_grad():
             flat = convs(torch.zeros(1, c, h, w)).shape[1]
         sizes = [flat, *hp.dense]

@@ -10,14 +10,15 @@ from trainfleet.dl.tasks.base import Task
 
 
 def get(name: str) -> Task:
-    from trainfleet.dl.tasks import classify, generate, reconstruct, regress
+    from trainfleet.dl.tasks import caption, classify, generate, reconstruct, regress
 
     return {
         "classify": classify.Classify(),
         "regress": regress.Regress(),
         "reconstruct": reconstruct.Reconstruct(),
         "generate": generate.Generate(),
+        "caption": caption.Caption(),
     }[name]
 
 
-TASK_NAMES = ("classify", "regress", "reconstruct", "generate")
+TASK_NAMES = ("classify", "regress", "reconstruct", "generate", "caption")
