@@ -170,3 +170,16 @@ def test_a_weights_file_loads_into_the_encoder(tmp_path):
     assert torch.equal(loaded[0][0].weight, torch.full_like(loaded[0][0].weight, 0.25))
     with pytest.raises(ValueError, match="no such weights file"):
         captioner.CaptionerHparams(weights=str(tmp_path / "missing.pt"))
+
+
+def test_eval_prints_generated_captions_beside_their_references(tmp_path):
+    from dl_helpers import train
+
+    from trainfleet.dl.evaluate import evaluate_dl_run
+
+    train("captioner", "caption", {"dataset": "shapes-test", "batch_size": 64},
+          {"epochs": 1, "channels": [8, 8], "hidden": 16, "embed": 8}, checkpoint_dir=tmp_path)
+    out = evaluate_dl_run(tmp_path, tmp_path, samples=3)
+    lines = out["samples"].strip().splitlines()
+    assert len(lines) == 3 and all("<-" in line and line.count(" | ") == 2 for line in lines)
+    assert 0 <= out["val_bleu4"] <= out["val_bleu1"] <= 1

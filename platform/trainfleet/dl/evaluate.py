@@ -17,7 +17,9 @@ from trainfleet.errors import UserError
 from trainfleet.rl.core.checkpoint import weights_fit
 
 
-def evaluate_dl_run(run_dir: str | Path, ckpt_dir: str | Path) -> dict[str, Any]:
+def evaluate_dl_run(run_dir: str | Path, ckpt_dir: str | Path, samples: int = 0) -> dict[str, Any]:
+    """The held-out metrics of the run's final model; for a captioner, also `samples` generated
+    captions beside their references."""
     torch.set_num_threads(1)
     loaded = checkpoint.read(ckpt_dir)
     spec = loaded.spec
@@ -32,4 +34,18 @@ def evaluate_dl_run(run_dir: str | Path, ckpt_dir: str | Path) -> dict[str, Any]
                         "(the dataset file changed?); refusing to report a score on mixed data")
     batches = InMemoryBatches(prepared.train, prepared.val, prepared.info, ds.batch_size, spec.seed)
     metrics = validate(task, model, batches.val(), hp, torch.device("cpu"))
-    return {**metrics, "n_val": len(prepared.val), "epoch": loaded.state["epoch"], "checkpoint": str(ckpt_dir)}
+    out = {**metrics, "n_val": len(prepared.val), "epoch": loaded.state["epoch"], "checkpoint": str(ckpt_dir)}
+    if samples and spec.task == "caption":
+        out["samples"] = caption_samples(model, next(iter(InMemoryBatches(
+            prepared.train, prepared.val.slice(0, samples), prepared.info, samples, spec.seed).val())), hp.beam)
+    return out
+
+
+def caption_samples(model: Any, batch: dict[str, torch.Tensor], beam: int) -> str:
+    """One line per sample: the generated caption, then its references."""
+    from trainfleet.dl.tasks.caption import sentences
+
+    model.eval()
+    hyps = sentences(model.generate(batch["x"], batch["tokens"].shape[-1] - 1, beam), model.vocab)
+    lines = [f"{h!r}  <-  {' | '.join(sentences(r, model.vocab))}" for h, r in zip(hyps, batch["tokens"])]
+    return "".join(f"\n  {line}" for line in lines)
