@@ -8,6 +8,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.dl.models import attention, cnn, conv_attention, vit
+from trainfleet.dl.models.layers import count_parameters
 
 
 def info(*shape: int, classes: int | None = 10) -> DataInfo:
@@ -119,3 +120,53 @@ def test_a_cnn_switches_attention_on_after_each_conv_block(kind, block):
     found = [m for m in model.modules() if isinstance(m, (conv_attention.SqueezeExcite, conv_attention.CBAM))]
     assert len(found) == (0 if block is None else 2) and all(isinstance(m, block) for m in found)
     assert model(torch.rand(3, 1, 8, 8)).shape == (3, 10)
+
+
+class NotesViT(torch.nn.Module):
+    """The notes' Keras ViT (L7190-7226) transcribed literally, kept only to show its flaws."""
+
+    def __init__(self, num_patches: int, projection_dim: int, num_heads: int, transformer_units: list[int],
+                 num_classes: int) -> None:
+        super().__init__()
+        self.class_token = torch.nn.Parameter(torch.randn(1, 1, projection_dim) * 0.05)
+        self.position_embedding = torch.nn.Parameter(torch.randn(1, num_patches + 1, projection_dim) * 0.05)
+        self.multi_head_attention = attention.MultiHeadAttention(projection_dim, num_heads)
+        dims = [projection_dim, *transformer_units]
+        self.dense_proj = torch.nn.Sequential(*(m for a, b in zip(dims, dims[1:]) for m in (torch.nn.Linear(a, b),
+                                                                                             torch.nn.ReLU())))
+        self.layer_norm = torch.nn.LayerNorm(projection_dim, eps=1e-6)
+        self.classifier = torch.nn.Linear(projection_dim, num_classes)
+        self.depth = 2
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        tokens = torch.cat([self.class_token.expand(len(patches), -1, -1), patches], 1) + self.position_embedding
+        for _ in range(self.depth):  # "Two transformer layers": the same layers, twice
+            tokens = self.layer_norm(tokens + self.multi_head_attention(tokens)[0])
+            tokens = self.layer_norm(tokens + self.dense_proj(tokens))
+        return self.classifier(tokens[:, 0])
+
+
+def _keras_sparse_ce_on_probabilities(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Keras' sparse_categorical_crossentropy with from_logits=False: outputs are taken as
+    probabilities, normalised by their sum and clipped to [eps, 1 - eps]."""
+    p = (outputs / outputs.sum(-1, keepdim=True)).clamp(1e-7, 1 - 1e-7)
+    return -torch.log(p[torch.arange(len(y)), y])
+
+
+def test_the_notes_vit_shares_one_layer_across_depth_takes_no_images_and_scores_logits_as_probabilities():
+    torch.manual_seed(0)
+    notes = NotesViT(num_patches=16, projection_dim=64, num_heads=4, transformer_units=[128, 64], num_classes=10)
+    one_layer = count_parameters(notes)
+    notes.depth = 12
+    assert count_parameters(notes) == one_layer  # depth adds no parameters: every "layer" is the same one
+    ours = [count_parameters(vit.ViT(vit.ViTHparams(depth=d), info(1, 8, 8), 10)) for d in (1, 2)]
+    assert ours[1] > ours[0]
+    with pytest.raises(RuntimeError):
+        notes(torch.rand(2, 1, 8, 8))  # an image is not a sequence of projected patches: nothing cuts it up
+    # Logits read as probabilities: two outputs that favour different classes get the same (zero) loss
+    # for both classes, so the loss cannot tell the right class from the wrong one; softmax CE can.
+    logits = torch.tensor([[1.0, 2.0, -2.5]])
+    keras = [float(_keras_sparse_ce_on_probabilities(logits, torch.tensor([c]))) for c in (0, 1)]
+    proper = [float(torch.nn.functional.cross_entropy(logits, torch.tensor([c]))) for c in (0, 1)]
+    assert keras[0] == keras[1] < 1e-6
+    assert proper[1] < proper[0]
