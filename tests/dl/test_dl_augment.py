@@ -95,3 +95,11 @@ def test_augmenting_samples_that_are_not_images_is_a_spec_error():
         jobs.parse_spec(raw)
     with pytest.raises(SpecError, match="rotate"):
         jobs.parse_spec(raw | {"data": {"dataset": "digits", "augment": {"rotate": 400}}})
+
+
+def test_flipping_captioned_images_is_a_spec_error_since_captions_name_sides():
+    raw = {"name": "x", "model": "captioner", "task": "caption", "stop": {"epochs": 1},
+           "data": {"dataset": "shapes-test", "augment": {"hflip": True}}}
+    with pytest.raises(SpecError, match="flips would swap"):
+        jobs.parse_spec(raw)
+    jobs.parse_spec(raw | {"data": {"dataset": "shapes-test", "augment": {"rotate": 10}}})

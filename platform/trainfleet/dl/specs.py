@@ -173,6 +173,9 @@ def _check_fits_data(spec: jobs.JobSpec, ds: Any, schema: Any, file: str | None)
     if not is_identity(ds.augment) and len(shape) not in (2, 3):
         raise SpecError(f"augment transforms images (C, H, W) or (H, W); samples here have shape {list(shape)}",
                         file=file, path="data.augment")
+    if spec.task == "caption" and ds.augment is not None and (ds.augment.hflip or ds.augment.vflip):
+        raise SpecError("flips would swap left/right (or above/below) in the images but not in their captions; "
+                        "use rotate/shift for captioned data", file=file, path="data.augment")
     model_cls = registry.MODELS[spec.model].load()
     check_data = getattr(model_cls, "check_data", None)
     if check_data is not None:
