@@ -31,7 +31,8 @@ VIT_DIGITS = learned("vision_vit_digits", vit_digits, Bar("val_accuracy", ">=", 
 
 
 def test_vit_reaches_95_percent_on_digits():
-    """Spread over seeds 0-4: see learning_margins.md (vision_vit_digits)."""
+    """Seeds 0-4 (learning_margins.md, vision_vit_digits): all reach 0.955 (final 0.955-0.961), after
+    16, 20, 28, 15, 16 of the 40 allowed epochs. The stop rule reads the validation split, as the job's does."""
     check(VIT_DIGITS)
 
 
@@ -50,7 +51,9 @@ CNN_ATTENTION = learned("vision_cnn_attention", cnn_attention,
 
 
 def test_se_and_cbam_keep_at_least_the_plain_cnns_accuracy_at_the_same_budget():
-    """Spread over seeds 0-4: see learning_margins.md (vision_cnn_attention)."""
+    """Seeds 0-4 (learning_margins.md, vision_cnn_attention), plain CNN 0.981-0.994: SE - plain = 0, +0.003,
+    +0.006, -0.017, -0.008 (mean -0.003); CBAM - plain = +0.003, +0.006, +0.008, -0.011, -0.003 (mean +0.001).
+    One validation digit is 0.0028: on digits at this budget neither block helps beyond noise. Tolerance 0.03."""
     check(CNN_ATTENTION)
 
 
@@ -99,7 +102,8 @@ CAPTIONERS = learned("vision_captioner_vs_merge", attention_vs_merge,
 
 
 def test_attention_captioner_reaches_bleu4_half_and_beats_the_merge_architecture():
-    """Spread over seeds: see learning_margins.md (vision_captioner_vs_merge)."""
+    """Seeds 0-2 (learning_margins.md, vision_captioner_vs_merge): attention BLEU-4 0.722, 0.724, 0.742 (facts
+    0.38, 0.36, 0.41); merge 0.646, 0.674, 0.561 (facts 0.26, 0.28, 0.17); gain +0.076, +0.050, +0.181."""
     check(CAPTIONERS)
 
 
