@@ -91,8 +91,8 @@ class Caption:
         vocab = model.vocab
         hyps = sentences(model.generate(batch["x"], refs.shape[-1] - 1, hp.beam), vocab)
         references = [sentences(r, vocab) for r in refs]
-        facts = sum(caption_facts(h) is not None and caption_facts(h) == caption_facts(r[0])
-                    for h, r in zip(hyps, references))
+        stated = [caption_facts(h) for h in hyps]
+        facts = sum(s is not None and s == caption_facts(r[0]) for s, r in zip(stated, references))
         exact = sum(h in r for h, r in zip(hyps, references))
         return {"loss": float(loss), "tokens": float((target != PAD_ID).sum()), "facts": float(facts),
                 "exact": float(exact), "count": float(len(hyps)), **bleu_sums(hyps, references)}
