@@ -1,13 +1,15 @@
 """Seeded image augmentation (notes L878-881): random flips, rotations and shifts of training batches.
 
     data: {dataset: digits, augment: {rotate: 10, shift: 0.1}}        # digits: no flips (a flipped 2 is no 2)
-    data: {dataset: shapes, augment: {hflip: true, vflip: true, rotate: 30}}
+    data: {image_folder: ./pets, augment: {hflip: true, rotate: 15}}
 
 One affine map per image, drawn from (job seed, epoch, worker rank, batch index), so a run
 repeats exactly and a resumed run sees the same batches. Images are resampled bilinearly;
 class masks with the same map by nearest neighbour, and boxes (x0, y0, x1, y1 in pixels) become
 the box enclosing their transformed corners, clipped to the image, so labels stay on the pixels
-they describe. Only training batches are augmented.
+they describe. Only training batches are augmented. A label that names a side ("left of" in a
+caption, the shape scenes' first-object label) does not move with a flip: jobs on such data use
+rotate/shift only (flips of captioned data are refused at validation).
 """
 
 from __future__ import annotations
