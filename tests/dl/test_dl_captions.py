@@ -183,3 +183,19 @@ def test_eval_prints_generated_captions_beside_their_references(tmp_path):
     lines = out["samples"].strip().splitlines()
     assert len(lines) == 3 and all("<-" in line and line.count(" | ") == 2 for line in lines)
     assert 0 <= out["val_bleu4"] <= out["val_bleu1"] <= 1
+
+
+def test_the_notes_video_model_emits_one_word_per_frame_while_video_to_text_writes_a_sentence():
+    """The notes' Keras model (L6990-7010): LSTM(256, return_sequences) -> Dense(256) -> Dense(vocab):
+    a word for every frame, so a caption's length is the video's; ours decodes to <end>."""
+    from trainfleet.dl.models.video_to_text import VideoToText
+
+    frames, vocab = 8, len(videos.VOCAB)
+    lstm = torch.nn.LSTM(64, 256, batch_first=True)
+    head = torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, vocab))
+    for t in (frames, 3):
+        assert head(lstm(torch.rand(2, t, 64))[0]).shape == (2, t, vocab)  # output length = frame count
+    info = DataInfo((frames, 1, 20, 20), 10, (), "label", videos.VOCAB)
+    model = VideoToText(captioner.CaptionerHparams(channels=[8, 8], hidden=16, embed=8), info, vocab)
+    for words in (5, 11):  # one score vector per word of the sentence, whatever the number of frames
+        assert model(torch.rand(2, frames, 1, 20, 20), torch.ones(2, words, dtype=torch.long)).shape == (2, words, vocab)
