@@ -199,3 +199,18 @@ def test_the_notes_video_model_emits_one_word_per_frame_while_video_to_text_writ
     model = VideoToText(captioner.CaptionerHparams(channels=[8, 8], hidden=16, embed=8), info, vocab)
     for words in (5, 11):  # one score vector per word of the sentence, whatever the number of frames
         assert model(torch.rand(2, frames, 1, 20, 20), torch.ones(2, words, dtype=torch.long)).shape == (2, words, vocab)
+
+
+def test_report_attention_maps_follow_the_greedy_caption_word_by_word():
+    from trainfleet.dl.caption_figure import greedy_with_attention
+
+    torch.manual_seed(0)
+    hp = captioner.CaptionerHparams(channels=[8, 8], hidden=16, embed=8, heads=2)
+    info = DataInfo((3, 16, 16), None, (), "label", shapes.VOCAB)
+    model = captioner.Captioner(hp, info, len(shapes.VOCAB)).eval()
+    x = torch.rand(3, 3, 16, 16)
+    ids, maps = greedy_with_attention(model, x, 6)
+    assert [decode(r, shapes.VOCAB) for r in ids] == [decode(r, shapes.VOCAB) for r in model.generate(x, 6)]
+    assert len(maps) == ids.shape[1] and maps[0].shape == (3, 16)  # 4x4 positions per word
+    assert all(torch.allclose(m.sum(-1), torch.ones(3)) for m in maps)
+    assert greedy_with_attention(captioner.MergeCaptioner(hp, info, len(shapes.VOCAB)).eval(), x, 6)[1] == []
