@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=int, default=10)
     e.add_argument("--gif", default=None, help="record the first episode to this GIF file")
-    e.add_argument("--sample", type=int, default=0, metavar="N", help="language models: generate N words")
+    e.add_argument("--sample", "--samples", type=int, default=0, metavar="N",
+                   help="language models: generate N words; captioners: N captions beside their references")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_eval)
 

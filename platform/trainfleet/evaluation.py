@@ -21,6 +21,8 @@ from trainfleet.results import final_checkpoint, load_run_spec
 def evaluate_run(run_dir: str | Path, episodes: int = 10, gif: str | None = None, sample: int = 0) -> dict[str, Any]:
     if episodes < 1:
         raise UserError(f"--episodes {episodes}: evaluate at least 1 episode")
+    if sample < 0:
+        raise UserError(f"--sample {sample}: ask for 0 or more samples")
     if gif and not Path(gif).resolve().parent.is_dir():
         raise UserError(f"--gif {gif}: the folder {Path(gif).resolve().parent} does not exist")
     spec, _ = load_run_spec(run_dir)
@@ -34,7 +36,7 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, gif: str | None = None
     if not spec.is_rl:
         from trainfleet.dl.evaluate import evaluate_dl_run
 
-        return evaluate_dl_run(run_dir, ckpt)
+        return evaluate_dl_run(run_dir, ckpt, samples=sample)
     from trainfleet.rl.core.evaluate import evaluate_policy
 
     trial = results.read_trial_spec(ckpt)

@@ -109,6 +109,10 @@ def write_report(run_dir: str | Path) -> list[Path]:
         save(fig, "losses.png")
     if (run_dir / "trials.parquet").exists():
         save(_trial_comparison(plt, run_dir, summary), "trials.png")
+    elif "val_bleu4" in columns:  # a captioning run: its sentences (and attention) on held-out inputs
+        from trainfleet.dl.caption_figure import caption_figure
+
+        save(caption_figure(plt, run_dir), "captions.png")
     if not written:
         raise UserError(f"{run_dir}: metrics.parquet has no curve to draw (columns: {', '.join(sorted(columns))})")
     return written

@@ -181,7 +181,8 @@ def in_memory(spec: jobs.JobSpec) -> tuple[Any, Any]:
     torch.set_num_threads(1)  # one thread per process is fastest on small CPUs (design.md)
     ds = DataSpec.model_validate(spec.data or {})
     prepared = prepare(ds, spec.seed)
-    return prepared, InMemoryBatches(prepared.train, prepared.val, prepared.info, ds.batch_size, spec.seed)
+    return prepared, InMemoryBatches(prepared.train, prepared.val, prepared.info, ds.batch_size, spec.seed,
+                                     augment=ds.augment)
 
 
 def fit_in_process(

@@ -26,6 +26,7 @@ TASKS_OF = {
     "autoencoder": {"reconstruct"}, "denoising_autoencoder": {"reconstruct"}, "conv_autoencoder": {"reconstruct"},
     "gan": {"generate"}, "dcgan": {"generate"},
     "tfidf": {"embed"}, "skipgram": {"embed"}, "cbow": {"embed"}, "glove": {"embed"}, "lstm_lm": {"language_model"},
+    "captioner": {"caption"}, "merge_captioner": {"caption"}, "video_to_text": {"caption"},
 }
 DEFAULT_TASKS = {"classify", "regress"}
 MAX_FILE_NAME, MAX_PATH = 255, 4096  # Linux's NAME_MAX and PATH_MAX
@@ -92,6 +93,7 @@ def check(spec: JobSpec, *, file: str | None = None) -> None:
                             file=file, path="data")
         return
     _check_columns(spec, ds, schema, file)
+    _check_fits_data(spec, ds, schema, file)
     if spec.model == "transfer":
         _check_transfer(spec, file)
 
@@ -139,6 +141,9 @@ def _check_image_folder(value: str, file: str | None) -> None:
 
 def _check_columns(spec: JobSpec, ds: Any, schema: Any, file: str | None) -> None:
     names = list(schema.names)
+    if spec.task == "caption" and "tokens" not in names:
+        raise SpecError("caption reads reference captions from a `tokens` column (e.g. dataset shapes or "
+                        f"moving-digits); the data has {', '.join(names[:12])}", file=file, path="data")
     needs_label = spec.task in ("classify", "regress")
     if needs_label and ds.label_column not in names:
         raise SpecError(f"no column {excerpt(ds.label_column)} in the data{did_you_mean(ds.label_column, names)}; "
@@ -159,6 +164,27 @@ def _check_columns(spec: JobSpec, ds: Any, schema: Any, file: str | None) -> Non
         if size != n_features:
             raise SpecError(f"shape {ds.shape} holds {size} values but there are {n_features} feature columns",
                             file=file, path="data.shape")
+
+
+def _check_fits_data(spec: JobSpec, ds: Any, schema: Any, file: str | None) -> None:
+    """Options that need image samples, and a model's own `check_data(hp, shape)` (ValueError = misfit)."""
+    from trainfleet.dl.data.augment import is_identity
+    from trainfleet.dl.data.source import info_for
+
+    shape = info_for(ds, schema).shape
+    if not is_identity(ds.augment) and len(shape) not in (2, 3):
+        raise SpecError(f"augment transforms images (C, H, W) or (H, W); samples here have shape {list(shape)}",
+                        file=file, path="data.augment")
+    if spec.task == "caption" and ds.augment is not None and (ds.augment.hflip or ds.augment.vflip):
+        raise SpecError("flips would swap left/right (or above/below) in the images but not in their captions; "
+                        "use rotate/shift for captioned data", file=file, path="data.augment")
+    model_cls = registry.MODELS[str(spec.model)].load()
+    check_data = getattr(model_cls, "check_data", None)
+    if check_data is not None:
+        try:
+            check_data(spec.typed_hparams, shape)
+        except ValueError as err:
+            raise SpecError(str(err), file=file, path="hparams") from None
 
 
 def _check_transfer(spec: JobSpec, file: str | None) -> None:

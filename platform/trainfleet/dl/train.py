@@ -52,7 +52,8 @@ def worker_loop(config: dict[str, Any]) -> None:
         with resume.as_directory() as d:
             start = load_state(d)
     train_table, val_table = ray.get(config["tables"])  # RAY: the trial's split, from the object store
-    data = InMemoryBatches(train_table, val_table, info, ds.batch_size, spec.seed, rank, context.get_world_size())
+    data = InMemoryBatches(train_table, val_table, info, ds.batch_size, spec.seed, rank, context.get_world_size(),
+                           augment=ds.augment)
 
     def report(metrics: dict[str, Any], checkpoint: ckpt_files.Payload | None = None) -> None:
         if checkpoint is None or rank != 0:

@@ -20,7 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trainfleet.dl.data.augment import Augment
 from trainfleet.dl.data.builtin import CLASSES_KEY, LABEL, SHAPE_KEY
+from trainfleet.dl.data.captions import CAPTIONS_KEY
+
+# List columns that travel beside the image as their own batch entries, never as features:
+# a class mask (H x W), boxes (x0, y0, x1, y1 each), box classes, and reference captions (ids).
+TARGET_COLUMNS = ("mask", "boxes", "box_labels", "tokens")
 
 
 class DataSpec(BaseModel):
@@ -38,6 +44,7 @@ class DataSpec(BaseModel):
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of rows held out, chosen by the job's seed")
     batch_size: int = Field(32, ge=1, description="per-worker batch size")
     image_size: int = Field(32, ge=4, description="image_folder: images are resized to size x size")
+    augment: Augment | None = Field(None, description="seeded random flips/rotations/shifts of training images")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
@@ -51,12 +58,14 @@ class DataSpec(BaseModel):
 
 @dataclass(frozen=True)
 class DataInfo:
-    """What a model is built from: one sample's shape and the number of classes (None: regression)."""
+    """What a model is built from: one sample's shape, the number of classes (None: regression) and,
+    for captioned data, the caption vocabulary (word of each id)."""
 
     shape: tuple[int, ...]
     num_classes: int | None
     features: tuple[str, ...]
     label_column: str
+    vocab: tuple[str, ...] = ()
 
     @property
     def num_features(self) -> int:
@@ -67,7 +76,7 @@ class DataInfo:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataInfo:
-        return cls(tuple(d["shape"]), d["num_classes"], tuple(d["features"]), d["label_column"])
+        return cls(tuple(d["shape"]), d["num_classes"], tuple(d["features"]), d["label_column"], tuple(d.get("vocab", ())))
 
 
 def filesystem(path: str) -> tuple[Any, str]:
@@ -118,7 +127,7 @@ def load_table(ds: DataSpec) -> pa.Table:
 def info_for(ds: DataSpec, schema: pa.Schema, labels: np.ndarray | None = None) -> DataInfo:
     """DataInfo from the spec, the file metadata, and (when needed) the label values."""
     meta = schema.metadata or {}
-    features = tuple(ds.features or [n for n in schema.names if n != ds.label_column])
+    features = tuple(ds.features or [n for n in schema.names if n != ds.label_column and n not in TARGET_COLUMNS])
     if ds.shape:
         shape = tuple(ds.shape)
     elif SHAPE_KEY in meta:
@@ -131,19 +140,39 @@ def info_for(ds: DataSpec, schema: pa.Schema, labels: np.ndarray | None = None) 
         num_classes = int(labels.max()) + 1 if labels is not None and len(labels) else None
     else:
         num_classes = None
-    return DataInfo(shape, num_classes, features, ds.label_column)
+    vocab = tuple(meta[CAPTIONS_KEY].decode().split()) if CAPTIONS_KEY in meta else ()
+    return DataInfo(shape, num_classes, features, ds.label_column, vocab)
 
 
 def to_arrays(batch: dict[str, np.ndarray] | pa.Table, info: DataInfo) -> dict[str, np.ndarray]:
-    """Columns -> {"x": float32 (B, *shape), "y": labels}; also the collate step on Train workers."""
+    """Columns -> {"x": float32 (B, *shape), "y": labels, and any of TARGET_COLUMNS}; also the collate
+    step on Train workers."""
+    targets: dict[str, np.ndarray] = {}
     if isinstance(batch, pa.Table):
-        batch = {name: batch.column(name).to_numpy() for name in (*info.features, info.label_column) if name in batch.column_names}
+        columns = dict(zip(batch.column_names, batch.columns))  # by name in O(1): image tables have thousands
+        targets = {name: _list_column(columns[name]) for name in TARGET_COLUMNS if name in columns}
+        batch = {name: columns[name].to_numpy() for name in (*info.features, info.label_column) if name in columns}
     x = np.stack([np.asarray(batch[f], dtype=np.float32) for f in info.features], axis=1)
     out = {"x": x.reshape(len(x), *info.shape)}
+    if "mask" in targets:
+        targets["mask"] = targets["mask"].reshape(len(x), *info.shape[-2:]).astype(np.int64)
+    if "boxes" in targets:
+        targets["boxes"] = targets["boxes"].reshape(len(x), -1, 4).astype(np.float32)
+    out.update(targets)
     if info.label_column in batch:
         y = np.asarray(batch[info.label_column])
         out["y"] = y.astype(np.int64) if info.num_classes else y.astype(np.float32)
     return out
+
+
+def _list_column(column: pa.ChunkedArray) -> np.ndarray:
+    """An equal-length (possibly nested) list column as one array (rows, *row shape)."""
+    values = column.combine_chunks()
+    dims = []
+    while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+        dims.append(len(values[0]) if len(values) else 0)
+        values = values.flatten()
+    return np.array(values.to_numpy(zero_copy_only=False)).reshape(len(column), *dims)  # writable: torch shares it
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Convolutional network (notes U3.12-U3.13): conv -> [BatchNorm] -> ReLU -> max-pool blocks, flatten, dense.
+"""Convolutional network (notes U3.12-U3.13): conv -> [BatchNorm] -> ReLU -> [SE/CBAM] -> max-pool blocks, flatten, dense.
 
 The defaults are the notes' Keras "Simple CNN Architecture" (L5211-5239): Conv2D(32, 3x3,
 'valid') -> MaxPooling2D(2x2) -> Flatten -> Dense(128, relu) -> Dense(10). On a 64x64x3 input
@@ -17,6 +17,7 @@ from torch import nn
 
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.dl.hparams import TrainHparams
+from trainfleet.dl.models.conv_attention import ConvAttention, conv_attention
 from trainfleet.dl.models.layers import dense_stack
 from trainfleet.fields import Width
 
@@ -30,6 +31,7 @@ class CNNHparams(TrainHparams):
     batchnorm: bool = Field(False, description="BatchNorm between conv and ReLU (notes L4960)")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden dense layer (0.5 in the notes)")
     dense: list[Width] = Field([128], description="hidden dense widths after flatten")
+    attention: ConvAttention = Field("none", description="se or cbam block after each conv block's ReLU (channel/spatial attention)")
 
 
 def conv_block(c_in: int, c_out: int, hp: CNNHparams) -> nn.Sequential:
@@ -38,9 +40,16 @@ def conv_block(c_in: int, c_out: int, hp: CNNHparams) -> nn.Sequential:
     if hp.batchnorm:
         layers.append(nn.BatchNorm2d(c_out))
     layers.append(nn.ReLU())
+    layers.extend(conv_attention(hp.attention, c_out))
     if hp.pool:
         layers.append(nn.MaxPool2d(hp.pool))
     return nn.Sequential(*layers)
+
+
+def conv_stack(c_in: int, hp: CNNHparams) -> nn.Sequential:
+    """One conv block per entry of hp.channels: the feature extractor of CNNs and image encoders."""
+    chans = [c_in, *hp.channels]
+    return nn.Sequential(*(conv_block(a, b, hp) for a, b in zip(chans, chans[1:])))
 
 
 class CNN(nn.Module):
@@ -49,8 +58,7 @@ class CNN(nn.Module):
     def __init__(self, hp: CNNHparams, info: DataInfo, out_dim: int) -> None:
         super().__init__()
         c, h, w = image_shape(info)
-        chans = [c, *hp.channels]
-        convs = nn.Sequential(*(conv_block(a, b, hp) for a, b in zip(chans, chans[1:])), nn.Flatten())
+        convs = nn.Sequential(*conv_stack(c, hp), nn.Flatten())
         with torch.no_grad():
             flat = convs(torch.zeros(1, c, h, w)).shape[1]
         sizes = [flat, *hp.dense]

@@ -10,15 +10,16 @@ from trainfleet.dl.tasks.base import Task
 
 
 def get(name: str) -> Task:
-    from trainfleet.dl.tasks import classify, generate, reconstruct, regress
+    from trainfleet.dl.tasks import caption, classify, generate, reconstruct, regress
 
     tasks: dict[str, Task] = {
         "classify": classify.Classify(),
         "regress": regress.Regress(),
         "reconstruct": reconstruct.Reconstruct(),
         "generate": generate.Generate(),
+        "caption": caption.Caption(),
     }
     return tasks[name]
 
 
-TASK_NAMES = ("classify", "regress", "reconstruct", "generate")
+TASK_NAMES = ("classify", "regress", "reconstruct", "generate", "caption")
