@@ -60,6 +60,7 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("dqn", f"{_DEEP}.dqn:DQN", "deep Q-network; double, dueling and prioritized replay as switches", "deep/off-policy"),
     Entry("ddpg", f"{_DEEP}.ddpg:DDPG", "deep deterministic policy gradient", "deep/off-policy"),
     Entry("td3", f"{_DEEP}.td3:TD3", "twin delayed DDPG", "deep/off-policy"),
+    Entry("sac", f"{_DEEP}.sac:SAC", "soft actor-critic (squashed Gaussian, twin critics, tuned temperature)", "deep/off-policy"),
     # Unit 2: stochastic policy search, the population evaluated across rollout workers
     Entry("cem", f"{_SEARCH}.cem:CEM", "cross-entropy method with an added-noise schedule", "search"),
     Entry("es", f"{_SEARCH}.es:ES", "OpenAI evolution strategies (shared noise table, antithetic pairs, centred ranks)", "search"),
