@@ -65,6 +65,8 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("cem", f"{_SEARCH}.cem:CEM", "cross-entropy method with an added-noise schedule", "search"),
     Entry("es", f"{_SEARCH}.es:ES", "OpenAI evolution strategies (shared noise table, antithetic pairs, centred ranks)", "search"),
     Entry("cma_es", f"{_SEARCH}.cma_es:CMAES", "CMA-ES through the cma package's ask/tell", "search"),
+    # Unit 2: model-based RL: learned dynamics models, planning
+    Entry("mpc", "trainfleet.rl.model_based.mpc:MPC", "model-predictive control on a learned model (random shooting, CEM, CMA-ES; PETS)", "model-based"),
     # Unit 2: meta-RL, adaptation to unseen tasks of a task family
     Entry("maml", "trainfleet.rl.meta.maml:MAML", "model-agnostic meta-learning (policy-gradient inner step, second/first order)", "meta"),
     Entry("rl2", "trainfleet.rl.meta.rl2:RL2", "RL²: a GRU policy that adapts within a trial, trained by PPO", "meta"),

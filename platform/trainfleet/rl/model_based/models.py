@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from trainfleet.fields import Width
+from trainfleet.rl.core.networks import ACTIVATIONS
 
 
 class DynamicsHparams(BaseModel):
@@ -44,6 +45,7 @@ class DynamicsHparams(BaseModel):
     members: int = Field(5, ge=1, le=64, description="bootstrap ensemble size (1 = a single model)")
     probabilistic: bool = Field(True, description="Gaussian mean + bounded log-variance by NLL; false = MSE")
     hidden: list[Width] = Field(default_factory=lambda: [200, 200], description="hidden layer widths")
+    activation: Literal["silu", "relu", "elu", "tanh"] = Field("silu", description="hidden activation (PETS: silu/swish; relu is cheaper on CPU)")
     lr: float = Field(1e-3, gt=0, description="Adam learning rate")
     weight_decay: float = Field(1e-5, ge=0, description="L2 on the weights (Adam's decoupled weight_decay)")
     batch_size: int = Field(256, ge=1, description="minibatch per gradient step")
@@ -114,6 +116,7 @@ class EnsembleDynamics(nn.Module):
         widths = [obs_dim + act_dim, *hp.hidden]
         self.layers = nn.ModuleList(EnsembleLinear(hp.members, a, b) for a, b in zip(widths, widths[1:]))
         self.head = EnsembleLinear(hp.members, widths[-1], 2 * out if hp.probabilistic else out)
+        self.activation = ACTIVATIONS[hp.activation]()
         # the soft bounds of the log-variance (normalised units), learned within a penalty
         self.max_logvar = nn.Parameter(torch.full((out,), 0.5))
         self.min_logvar = nn.Parameter(torch.full((out,), -10.0))
@@ -127,7 +130,7 @@ class EnsembleDynamics(nn.Module):
     def _forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised inputs (members, batch, in) -> normalised mean and log-variance of the targets."""
         for layer in self.layers:
-            z = F.silu(layer(z))
+            z = self.activation(layer(z))
         out = self.head(z)
         if not self.probabilistic:
             return out, torch.zeros_like(out)
