@@ -67,6 +67,7 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("cma_es", f"{_SEARCH}.cma_es:CMAES", "CMA-ES through the cma package's ask/tell", "search"),
     # Unit 2: model-based RL: learned dynamics models, planning
     Entry("mpc", "trainfleet.rl.model_based.mpc:MPC", "model-predictive control on a learned model (random shooting, CEM, CMA-ES; PETS)", "model-based"),
+    Entry("mcts", "trainfleet.rl.model_based.mcts:MCTS", "UCT Monte Carlo tree search with the env's true model", "model-based"),
     # Unit 2: meta-RL, adaptation to unseen tasks of a task family
     Entry("maml", "trainfleet.rl.meta.maml:MAML", "model-agnostic meta-learning (policy-gradient inner step, second/first order)", "meta"),
     Entry("rl2", "trainfleet.rl.meta.rl2:RL2", "RL²: a GRU policy that adapts within a trial, trained by PPO", "meta"),
