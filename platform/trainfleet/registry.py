@@ -68,6 +68,7 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     # Unit 2: model-based RL: learned dynamics models, planning
     Entry("mpc", "trainfleet.rl.model_based.mpc:MPC", "model-predictive control on a learned model (random shooting, CEM, CMA-ES; PETS)", "model-based"),
     Entry("mcts", "trainfleet.rl.model_based.mcts:MCTS", "UCT Monte Carlo tree search with the env's true model", "model-based"),
+    Entry("mbpo", "trainfleet.rl.model_based.mbpo:MBPO", "model-based policy optimisation: ensemble rollouts branched from real states train SAC", "model-based"),
     # Unit 2: meta-RL, adaptation to unseen tasks of a task family
     Entry("maml", "trainfleet.rl.meta.maml:MAML", "model-agnostic meta-learning (policy-gradient inner step, second/first order)", "meta"),
     Entry("rl2", "trainfleet.rl.meta.rl2:RL2", "RL²: a GRU policy that adapts within a trial, trained by PPO", "meta"),
@@ -77,6 +78,7 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("sac", "trainfleet.rl.rllib:RLlibSAC", "RLlib soft actor-critic", "rllib", backend="rllib"),
     Entry("appo", "trainfleet.rl.rllib:RLlibAPPO", "RLlib asynchronous PPO", "rllib", backend="rllib"),
     Entry("impala", "trainfleet.rl.rllib:RLlibIMPALA", "RLlib IMPALA (V-trace)", "rllib", backend="rllib"),
+    Entry("dreamerv3", "trainfleet.rl.rllib:RLlibDreamerV3", "RLlib DreamerV3 world model (RSSM) + imagined actor-critic", "rllib", backend="rllib"),
 )
 
 _DLM = "trainfleet.dl.models"

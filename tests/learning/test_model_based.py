@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import yaml
 
 from conftest import JOBS
-from margins import Bar, check, learned
+from margins import Bar, check, describe, learned
 from trainfleet.rl.core.algorithm import RunContext
+from trainfleet.rl.core.evaluate import evaluate_policy
+from trainfleet.rl.model_based.mbpo import MBPO
 from trainfleet.rl.model_based.mpc import MPC
 
 
@@ -44,8 +47,8 @@ def pets_pendulum(seed: int) -> dict[str, float]:
 
 
 def simple_mbrl_cartpole(seed: int) -> dict[str, float]:
-    """The 5-episode mean of the planned episodes: seed 0 reached 195 after 7 episodes (1,300 env
-    steps); the bar is the issue's 30 episodes."""
+    """The 5-episode mean of the planned episodes: seeds 0-3 reached 195 after 7-10 episodes
+    (1,300-1,500 env steps); the bar is the issue's 30 episodes."""
     return mpc_until("simple_mbrl_cartpole.yaml", 195.0, 20_000, 30, seed)
 
 
@@ -60,3 +63,32 @@ def test_pets_swings_pendulum_up_within_5000_env_steps():
 
 def test_simple_mbrl_balances_cartpole_within_30_episodes():
     check(SIMPLE_MBRL)
+
+
+def mbpo_pendulum(seed: int) -> dict[str, float]:
+    """The shipped MBPO job until its 3-episode training mean reaches -250 (at most 5,000 env steps);
+    then the greedy policy over 5 episodes. Seeds 0-1 reached it after 2,000 and 3,000 env steps
+    (greedy -123, -122); about 2 minutes under load 12, 5 SAC updates per env step."""
+    spec = yaml.safe_load((JOBS / "rl" / "mbpo_pendulum.yaml").read_text())
+    algo = MBPO(RunContext("Pendulum-v1", {}, 1, MBPO.Hparams.model_validate(spec["hparams"]), seed=seed))
+    reached = math.nan
+    try:
+        while algo.env_steps < 5000:
+            m = algo.train_iteration()
+            if len(algo.tracker.window.returns) == 3 and m["episode_return_mean"] >= -250:
+                reached = float(m["env_steps"])
+                break
+        greedy, _ = evaluate_policy("Pendulum-v1", {}, algo.act, episodes=5)
+    finally:
+        algo.close()
+    return {"env_steps_to_bar": reached, "greedy_mean": float(np.mean(greedy)),
+            "model_buffer_size": float(m["model_buffer_size"])}
+
+
+MBPO_PENDULUM = learned("mbpo_pendulum", mbpo_pendulum, Bar("env_steps_to_bar", "<=", 5000), Bar("greedy_mean", ">=", -250))
+
+
+def test_mbpo_swings_pendulum_up_from_imagined_data():
+    result = check(MBPO_PENDULUM)
+    # SAC learned mostly from the model: far more imagined transitions than real env steps
+    assert result["model_buffer_size"] > 2 * result["env_steps_to_bar"], describe(result)
