@@ -4,7 +4,6 @@ and on slippery FrozenLake a clear gain over the greedy one-step policy."""
 from __future__ import annotations
 
 import numpy as np
-
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.wrappers import single_env
 from trainfleet.rl.model_based.mcts import MCTS, UCT, MCTSHparams, TableSimulator
@@ -52,7 +51,7 @@ def optimal_length(env_id: str, kwargs: dict, gamma: float) -> int:
     env = single_env(env_id, kwargs)
     start, _ = env.reset(seed=0)
     v, _ = solve_optimal(TabularModel.from_env(env), gamma)
-    return int(round(np.log(v[start]) / np.log(gamma))) + 1
+    return round(np.log(v[start]) / np.log(gamma)) + 1
 
 
 def test_mcts_plays_deterministic_frozenlake_optimally():

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import yaml
-
 from conftest import JOBS
 from margins import Bar, check, describe, learned
 from trainfleet.rl.core.algorithm import RunContext

@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from trainfleet.rl.model_based.models import DynamicsHparams, Transitions, build_model, holdout_errors
+from trainfleet.rl.model_based.models import (
+    DynamicsHparams,
+    Transitions,
+    build_model,
+    holdout_errors,
+)
 
 A = np.array([[0.9, 0.2], [-0.1, 0.95]], np.float32)
 B = np.array([[0.0], [0.5]], np.float32)

@@ -6,7 +6,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-
 from trainfleet.rl.model_based.planners import PlannerHparams, make_planner
 
 BOX = gym.spaces.Box(-2.0, 2.0, (2,), np.float32)
@@ -28,7 +27,7 @@ class Recorder:
 def test_box_planners_find_the_best_first_action_in_batched_calls(kind, tol):
     hp = PlannerHparams(kind=kind, horizon=3, candidates=200, iterations=6, elites=20)
     score = Recorder()
-    action, value = make_planner(hp, BOX, seed=0).plan(score)
+    action, _ = make_planner(hp, BOX, seed=0).plan(score)
     assert np.abs(action - TARGET.numpy()).max() < tol, (kind, action)
     assert action.shape == (2,) and (np.abs(action) <= 2).all()
     calls = 1 if kind == "random" else hp.iterations
@@ -36,7 +35,7 @@ def test_box_planners_find_the_best_first_action_in_batched_calls(kind, tol):
 
 
 def test_cem_beats_random_shooting_at_equal_candidates():
-    hp = dict(horizon=5, candidates=100, iterations=5, elites=10)
+    hp = {"horizon": 5, "candidates": 100, "iterations": 5, "elites": 10}
     cem = make_planner(PlannerHparams(kind="cem", **hp), BOX, seed=0).plan(Recorder())[1]
     rand = make_planner(PlannerHparams(kind="random", **hp), BOX, seed=0).plan(Recorder())[1]
     assert cem > rand, (cem, rand)

@@ -29,7 +29,12 @@ from torch import nn
 
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.networks import mlp, soft_update
-from trainfleet.rl.core.off_policy import OffPolicyAlgorithm, OffPolicyHparams, adam, flat_dim
+from trainfleet.rl.core.off_policy import (
+    OffPolicyAlgorithm,
+    OffPolicyHparams,
+    adam,
+    flat_dim,
+)
 from trainfleet.rl.core.replay import ReplaySample
 from trainfleet.rl.core.workers import PolicyBuilder
 from trainfleet.rl.deep.td3 import TwinCritic

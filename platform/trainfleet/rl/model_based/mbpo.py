@@ -25,7 +25,11 @@ from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
 from trainfleet.rl.deep.sac import SAC, SACHparams
 from trainfleet.rl.model_based import known
-from trainfleet.rl.model_based.models import DynamicsHparams, EnsembleDynamics, Transitions
+from trainfleet.rl.model_based.models import (
+    DynamicsHparams,
+    EnsembleDynamics,
+    Transitions,
+)
 
 
 class MBPOHparams(SACHparams):
@@ -90,7 +94,7 @@ class MBPO(SAC):
             self.fit_model()
             self.branch_rollouts()
         self._apply_learning_rate()
-        n_real = int(round(hp.batch_size * hp.real_ratio))
+        n_real = round(hp.batch_size * hp.real_ratio)
         for _ in range(hp.gradient_steps if n is None else n):
             batch = self.model_replay.sample(hp.batch_size - n_real)
             if n_real:

@@ -94,7 +94,7 @@ def simulator_for(env: gym.Env, env_id: str) -> tuple[Simulator, Any]:
 class Node:
     """Visit counts and mean returns per action; children keyed by (action, next state)."""
 
-    __slots__ = ("visits", "action_visits", "values", "children")
+    __slots__ = ("action_visits", "children", "values", "visits")
 
     def __init__(self, n_actions: int) -> None:
         self.visits = 0

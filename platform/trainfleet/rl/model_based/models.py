@@ -22,6 +22,7 @@ k-step open-loop error on held-out trajectories.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -114,7 +115,7 @@ class EnsembleDynamics(nn.Module):
         out = obs_dim + 1
         self.input_norm, self.target_norm = Standardizer(obs_dim + act_dim), Standardizer(out)
         widths = [obs_dim + act_dim, *hp.hidden]
-        self.layers = nn.ModuleList(EnsembleLinear(hp.members, a, b) for a, b in zip(widths, widths[1:]))
+        self.layers = nn.ModuleList(EnsembleLinear(hp.members, a, b) for a, b in itertools.pairwise(widths))
         self.head = EnsembleLinear(hp.members, widths[-1], 2 * out if hp.probabilistic else out)
         self.activation = ACTIVATIONS[hp.activation]()
         # the soft bounds of the log-variance (normalised units), learned within a penalty
@@ -227,10 +228,6 @@ class GPDynamics:
         mean, _ = self.predict(obs.reshape(-1, obs.shape[-1]), actions.reshape(-1, actions.shape[-1]))
         out = mean[0].reshape(*shape, -1)
         return obs + out[..., :-1], out[..., -1]
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        """A GP's state is its data and kernel: refitted from the replay data after a restore."""
-        return {}
 
 
 Dynamics = EnsembleDynamics | GPDynamics

@@ -35,7 +35,13 @@ from trainfleet.rl.core.learner import configure_threads
 from trainfleet.rl.core.replay import ReplayBuffer
 from trainfleet.rl.core.wrappers import single_env
 from trainfleet.rl.model_based import known
-from trainfleet.rl.model_based.models import Dynamics, DynamicsHparams, Transitions, build_model, holdout_errors
+from trainfleet.rl.model_based.models import (
+    Dynamics,
+    DynamicsHparams,
+    Transitions,
+    build_model,
+    holdout_errors,
+)
 from trainfleet.rl.model_based.planners import Planner, PlannerHparams, make_planner
 
 
@@ -53,7 +59,7 @@ class MPCHparams(Hparams):
     error_horizon: int = Field(5, ge=1, description="k of the k-step model error metric")
 
     @model_validator(mode="after")
-    def _particles_per_member(self) -> "MPCHparams":
+    def _particles_per_member(self) -> MPCHparams:
         if self.particles % self.model.members:
             raise ValueError(f"particles ({self.particles}) must be a multiple of model.members ({self.model.members})")
         if self.planner.kind == "cem" and self.planner.elites > self.planner.candidates:
