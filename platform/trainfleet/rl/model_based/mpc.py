@@ -161,11 +161,12 @@ class MPC(Algorithm):
         action, self.planned_return = self.planner.plan(score)
         return int(action) if isinstance(self.action_space, gym.spaces.Discrete) else action
 
-    def transitions(self) -> Transitions:
-        n, space = len(self.replay), self.action_space
+    def transitions(self, data: dict[str, np.ndarray] | None = None) -> Transitions:
+        """Model training data: the replay's contents, or those of a saved replay state."""
+        data = data or self.replay.get_state()
         t = torch.as_tensor
-        return Transitions(t(self.replay.obs[:n]), encode_actions(t(self.replay.actions[:n]), space),
-                           t(self.replay.rewards[:n]), t(self.replay.next_obs[:n]))
+        return Transitions(t(data["obs"]), encode_actions(t(data["actions"]), self.action_space),
+                           t(data["rewards"]), t(data["next_obs"]))
 
     def end_episode(self) -> None:
         """Measure the model on the episode it has not seen, then refit it on everything."""
@@ -226,6 +227,14 @@ class MPC(Algorithm):
             self.model.fit(self.transitions())
         self.episode, self.episode_return = [], 0.0
         self.obs, _ = self.env.reset()
+
+    def load_policy(self, state: dict[str, Any]) -> None:
+        """What planning needs: the model (a GP refitted from the saved data, which is not kept)."""
+        self.fitted = state["counters"]["fitted"]
+        if isinstance(self.model, torch.nn.Module):
+            self.model.load_state_dict(state["model"])
+        elif self.fitted:
+            self.model.fit(self.transitions(state["replay"]))
 
     def close(self) -> None:
         self.env.close()
