@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.checkpoint import array_shapes
 from trainfleet.rl.model_based.mpc import MPC
