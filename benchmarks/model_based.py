@@ -78,8 +78,8 @@ def sac_wall_times(seed: int, steps: int) -> tuple[float, float]:
     from trainfleet.rl.core.algorithm import RunContext
     from trainfleet.rl.deep.sac import SAC
 
-    hp = SAC.Hparams.model_validate(dict(lr=1e-3, gamma=0.99, batch_size=256, buffer_size=steps, learning_starts=100,
-                                         hidden=[256, 256], steps_per_iteration=steps))
+    hp = SAC.Hparams.model_validate({"lr": 1e-3, "gamma": 0.99, "batch_size": 256, "buffer_size": steps,
+                                     "learning_starts": 100, "hidden": [256, 256], "steps_per_iteration": steps})
     algo = SAC(RunContext("Pendulum-v1", {}, 1, hp, seed=seed))
     start = time.perf_counter()
     algo.train_iteration()
@@ -136,27 +136,27 @@ def main() -> None:
     ref = rows["SB3 SAC (RL-Zoo)"][0]
     lines = [
         "# Model-based RL on Pendulum-v1", "",
-        f"`python benchmarks/model_based.py --seed {args.seed} --max-steps {args.max_steps} --sac-steps {args.sac_steps}`, "
-        f"one process, seed {args.seed}; 1-min load {load:.1f} at the start, {load_end:.1f} at the end "
-        "(2 cores shared with other engineers' jobs: wall times are inflated, ratios less so).", "",
+        (f"`python benchmarks/model_based.py --seed {args.seed} --max-steps {args.max_steps} --sac-steps {args.sac_steps}`, "
+         f"one process, seed {args.seed}; 1-min load {load:.1f} at the start, {load_end:.1f} at the end "
+         "(2 cores shared with other engineers' jobs: wall times are inflated, ratios less so)."), "",
         "## Env steps to a training-return mean of -250", "",
         "| run | env steps | × SB3 SAC | wall s |", "|---|---|---|---|",
     ]
     for name, (steps, wall) in rows.items():
-        ratio = steps / ref if ref == ref and steps == steps else math.nan
-        shown = f"{steps:,.0f}" if steps == steps else f"> {args.max_steps:,} (not reached)"
+        ratio = steps / ref if not (math.isnan(ref) or math.isnan(steps)) else math.nan
+        shown = f"{steps:,.0f}" if not math.isnan(steps) else f"> {args.max_steps:,} (not reached)"
         lines.append(f"| {name} | {shown} | {ratio:.2f} | {wall:.0f} |")
-    lines += ["", f"PETS plans with Pendulum's reward function given (as in the paper). Targets of issue 12: PETS ≤ 0.3×, "
-              "MBPO ≤ 0.5×.", "",
+    lines += ["", ("PETS plans with Pendulum's reward function given (as in the paper). Targets of issue 12: PETS ≤ 0.3×, "
+                   "MBPO ≤ 0.5×."), "",
               f"## Native SAC vs SB3 SAC wall time, {args.sac_steps:,} env steps, RL-Zoo settings on both", "",
               "| run | wall s | ratio |", "|---|---|---|",
-              f"| trainfleet SAC | {native:.1f} | {native / sb3:.2f} |", f"| SB3 SAC | {sb3:.1f} | 1.00 |", "",
+              f"| trainfleet SAC | {native:.2f} | {native / sb3:.3f} |", f"| SB3 SAC | {sb3:.2f} | 1.00 |", "",
               "## Planning cost per env step (PETS CEM: 5 members, horizon 15, 3 iterations, 5 particles)", "",
               "| candidates | ms per env step | × 100 candidates |", "|---|---|---|"]
     for n, sec in costs.items():
         lines.append(f"| {n:,} | {sec * 1000:.1f} | {sec / costs[100]:.1f} |")
-    lines += ["", "Each CEM round scores every candidate in one batched model call per horizon step, so the cost grows "
-              "with the rows of those calls, not with a Python loop per candidate.", ""]
+    lines += ["", ("Each CEM round scores every candidate in one batched model call per horizon step, so the cost grows "
+                   "with the rows of those calls, not with a Python loop per candidate."), ""]
     OUT.write_text("\n".join(lines))
     print("\n".join(lines))
 
