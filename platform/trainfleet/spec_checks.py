@@ -61,6 +61,9 @@ def check_env_fits(spec: JobSpec, algorithm_cls: Any, hparams: Any, *, file: str
     problem = algorithm_cls.space_problem(obs_space, act_space)
     if problem:
         raise SpecError(space_message(problem, spec.env.id, obs_space, act_space), file=file, path="algorithm")
+    job_problem = algorithm_cls.job_problem(spec.env.id, spec.env.num_envs, hparams)
+    if job_problem:
+        raise SpecError(job_problem[1], file=file, path=job_problem[0])
     needed = algorithm_cls.memory_needed(hparams, obs_space, act_space)
     available = machine_memory()
     if needed > MEMORY_SHARE * available:

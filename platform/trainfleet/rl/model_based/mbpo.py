@@ -53,14 +53,24 @@ class MBPO(SAC):
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
         hp = self.hp
-        if hp.model.kind != "mlp":
-            raise SpecError("mbpo branches rollouts from an MLP ensemble; set model.kind: mlp", path="hparams.model.kind")
-        self.termination_fn = known.TERMINATIONS.get(ctx.env_id) if hp.known_termination else None
+        problem = self.job_problem(ctx.env_id, ctx.num_envs, hp)
+        if problem:
+            raise SpecError(problem[1], path=problem[0])
+        self.termination_fn = known.TERMINATIONS[ctx.env_id] if hp.known_termination else None
         obs_dim, act_dim = int(np.prod(self.obs_space.shape)), int(np.prod(self.action_space.shape))
         self.model = EnsembleDynamics(obs_dim, act_dim, hp.model, ctx.seed).to(self.device)
         self.model_replay = ReplayBuffer(hp.model_buffer_size, self.obs_space, self.action_space, ctx.seed + 7, self.device)
         self.model_metrics: dict[str, float] = {}
         self._next_model_fit = hp.learning_starts
+
+    @classmethod
+    def job_problem(cls, env_id: str, num_envs: int, hparams: Any) -> tuple[str, str] | None:
+        if hparams.model.kind != "mlp":
+            return "hparams.model.kind", "mbpo branches rollouts from an MLP ensemble: set model.kind to mlp"
+        if hparams.known_termination and env_id not in known.TERMINATIONS:
+            have = ", ".join(sorted(known.TERMINATIONS))
+            return "hparams.known_termination", f"no known termination function for {env_id}; those with one: {have}"
+        return None
 
     # ---- ALGORITHM LOGIC ----------------------------------------------------------------------
     def fit_model(self) -> None:

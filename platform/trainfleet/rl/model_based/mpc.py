@@ -112,13 +112,14 @@ class MPC(Algorithm):
         configure_threads(1)
         torch.manual_seed(ctx.seed)
         hp = self.hp
-        if ctx.num_envs != 1:
-            raise SpecError("mpc plans for one env at a time: set env.num_envs to 1", path="env.num_envs")
+        problem = self.job_problem(ctx.env_id, ctx.num_envs, hp)
+        if problem:
+            raise SpecError(problem[1], path=problem[0])
         self.env = single_env(ctx.env_id, ctx.env_kwargs)
         self.obs_space, self.action_space = self.env.observation_space, self.env.action_space
         self.require_spaces(self.obs_space, self.action_space)
-        self.reward_fn = self._known(known.REWARDS, hp.known_reward, "known_reward")
-        self.termination_fn = self._known(known.TERMINATIONS, hp.known_termination, "known_termination")
+        self.reward_fn = known.REWARDS[ctx.env_id] if hp.known_reward else None
+        self.termination_fn = known.TERMINATIONS[ctx.env_id] if hp.known_termination else None
         self.model: Dynamics = build_model(int(np.prod(self.obs_space.shape)), action_dim(self.action_space),
                                            hp.model, ctx.seed)
         self.planner: Planner = make_planner(hp.planner, self.action_space, ctx.seed + 1)
@@ -133,13 +134,15 @@ class MPC(Algorithm):
         self.model_metrics: dict[str, float] = {}
         self.planned_return = float("nan")
 
-    def _known(self, table: dict[str, Any], wanted: bool, field: str) -> Any:
-        if not wanted:
-            return None
-        if self.ctx.env_id not in table:
-            raise SpecError(f"no known {field.split('_')[1]} function for {self.ctx.env_id}; those with one: "
-                            f"{', '.join(sorted(table))}. Set {field}: false to learn it.", path=f"hparams.{field}")
-        return table[self.ctx.env_id]
+    @classmethod
+    def job_problem(cls, env_id: str, num_envs: int, hparams: Any) -> tuple[str, str] | None:
+        if num_envs != 1:
+            return "env.num_envs", f"{cls.__name__.lower()} plans for one env at a time: set env.num_envs to 1"
+        for field, table in (("known_reward", known.REWARDS), ("known_termination", known.TERMINATIONS)):
+            if getattr(hparams, field) and env_id not in table:
+                what, have = field.split("_")[1], ", ".join(sorted(table))
+                return f"hparams.{field}", f"no known {what} function for {env_id}; those with one: {have}. Set {field}: false to learn it"
+        return None
 
     @classmethod
     def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
