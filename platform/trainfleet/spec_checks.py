@@ -61,7 +61,8 @@ def check_env_fits(spec: JobSpec, algorithm_cls: Any, hparams: Any, *, file: str
     problem = algorithm_cls.space_problem(obs_space, act_space)
     if problem:
         raise SpecError(space_message(problem, spec.env.id, obs_space, act_space), file=file, path="algorithm")
-    job_problem = algorithm_cls.job_problem(spec.env.id, spec.env.num_envs, hparams)
+    check_job = getattr(algorithm_cls, "job_problem", None)  # native algorithms; RLlib runners have none
+    job_problem = check_job(spec.env.id, spec.env.num_envs, hparams) if check_job else None
     if job_problem:
         raise SpecError(job_problem[1], file=file, path=job_problem[0])
     needed = algorithm_cls.memory_needed(hparams, obs_space, act_space)
