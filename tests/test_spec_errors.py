@@ -77,6 +77,10 @@ CASES = {
                                         ["TRAINFLEET_ALLOW_IMPORTS=1"]),
     "meta_rl_on_a_plain_env": (None, ["algorithm=maml", "hparams={}"], "env.id",
                                ["is not a meta-RL task family", "trainfleet/Navigation2D-v0"]),
+    "mpc_known_reward_the_env_lacks": (None, ["algorithm=mpc", "hparams={known_reward: true}", "env={id: Acrobot-v1}"],
+                                       "hparams.known_reward", ["no known reward function for Acrobot-v1"]),
+    "mpc_on_several_envs": (None, ["algorithm=mpc", "hparams={}", "env={id: CartPole-v1, num_envs: 4}"], "env.num_envs",
+                            ["one env at a time"]),
 }
 
 

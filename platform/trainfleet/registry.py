@@ -60,10 +60,15 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("dqn", f"{_DEEP}.dqn:DQN", "deep Q-network; double, dueling and prioritized replay as switches", "deep/off-policy"),
     Entry("ddpg", f"{_DEEP}.ddpg:DDPG", "deep deterministic policy gradient", "deep/off-policy"),
     Entry("td3", f"{_DEEP}.td3:TD3", "twin delayed DDPG", "deep/off-policy"),
+    Entry("sac", f"{_DEEP}.sac:SAC", "soft actor-critic (squashed Gaussian, twin critics, tuned temperature)", "deep/off-policy"),
     # Unit 2: stochastic policy search, the population evaluated across rollout workers
     Entry("cem", f"{_SEARCH}.cem:CEM", "cross-entropy method with an added-noise schedule", "search"),
     Entry("es", f"{_SEARCH}.es:ES", "OpenAI evolution strategies (shared noise table, antithetic pairs, centred ranks)", "search"),
     Entry("cma_es", f"{_SEARCH}.cma_es:CMAES", "CMA-ES through the cma package's ask/tell", "search"),
+    # Unit 2: model-based RL: learned dynamics models, planning
+    Entry("mpc", "trainfleet.rl.model_based.mpc:MPC", "model-predictive control on a learned model (random shooting, CEM, CMA-ES; PETS)", "model-based"),
+    Entry("mcts", "trainfleet.rl.model_based.mcts:MCTS", "UCT Monte Carlo tree search with the env's true model", "model-based"),
+    Entry("mbpo", "trainfleet.rl.model_based.mbpo:MBPO", "model-based policy optimisation: ensemble rollouts branched from real states train SAC", "model-based"),
     # Unit 2: meta-RL, adaptation to unseen tasks of a task family
     Entry("maml", "trainfleet.rl.meta.maml:MAML", "model-agnostic meta-learning (policy-gradient inner step, second/first order)", "meta"),
     Entry("rl2", "trainfleet.rl.meta.rl2:RL2", "RL²: a GRU policy that adapts within a trial, trained by PPO", "meta"),
@@ -73,6 +78,7 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("sac", "trainfleet.rl.rllib:RLlibSAC", "RLlib soft actor-critic", "rllib", backend="rllib"),
     Entry("appo", "trainfleet.rl.rllib:RLlibAPPO", "RLlib asynchronous PPO", "rllib", backend="rllib"),
     Entry("impala", "trainfleet.rl.rllib:RLlibIMPALA", "RLlib IMPALA (V-trace)", "rllib", backend="rllib"),
+    Entry("dreamerv3", "trainfleet.rl.rllib:RLlibDreamerV3", "RLlib DreamerV3 world model (RSSM) + imagined actor-critic", "rllib", backend="rllib"),
 )
 
 _DLM = "trainfleet.dl.models"

@@ -62,6 +62,10 @@ def check_env_fits(spec: JobSpec, algorithm_cls: Any, hparams: Any, *, file: str
     problem = algorithm_cls.space_problem(obs_space, act_space)
     if problem:
         raise SpecError(space_message(problem, env_spec.id, obs_space, act_space), file=file, path="algorithm")
+    check_job = getattr(algorithm_cls, "job_problem", None)  # native algorithms; RLlib runners have none
+    job_problem = check_job(env_spec.id, env_spec.num_envs, hparams) if check_job else None
+    if job_problem:
+        raise SpecError(job_problem[1], file=file, path=job_problem[0])
     needed = algorithm_cls.memory_needed(hparams, obs_space, act_space)
     available = machine_memory()
     if needed > MEMORY_SHARE * available:

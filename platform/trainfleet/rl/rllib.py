@@ -193,6 +193,31 @@ class APPOHparams(ImpalaHparams):
     target_network_update_freq: int = Field(2, ge=1, description="learner updates between target syncs")
 
 
+class DreamerV3Hparams(RLlibHparams):
+    """DreamerV3 (Hafner et al. 2023): a recurrent world model (RSSM) learned from replayed sequences, an
+    actor and critic trained on imagined latent rollouts. Its networks are sized by `model_size`,
+    so the fcnet fields do not apply; batches are `batch_size_B` sequences of `batch_length_T` steps."""
+
+    model_size: Literal["nano", "micro", "mini", "XXS", "XS", "S", "M", "L", "XL"] = Field(
+        "XS", description="world model / actor / critic size preset (XS for classic control)")
+    training_ratio: int = Field(1024, ge=1, description="replayed steps trained on per env step")
+    batch_size_B: int = Field(16, ge=1, description="sequences per world-model batch")
+    batch_length_T: int = Field(64, ge=2, description="steps per replayed sequence")
+    horizon_H: int = Field(15, ge=1, description="imagination horizon of actor-critic learning")
+    gamma: float = Field(0.997, ge=0, le=1, description="discount")
+    world_model_lr: float = Field(1e-4, gt=0, description="world model learning rate")
+    actor_lr: float = Field(3e-5, gt=0, description="actor learning rate")
+    critic_lr: float = Field(3e-5, gt=0, description="critic learning rate")
+    min_sample_timesteps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
+
+    def rl_module_config(self) -> dict[str, Any]:
+        return {}
+
+    def training_args(self) -> dict[str, Any]:
+        skip = {"episode_window", "train_batch_size", "fcnet_hiddens", "fcnet_activation", *self.reporting_args()}
+        return {k: v for k, v in self.model_dump().items() if k not in skip}
+
+
 def _env_creator(env_id: str, env_config: dict[str, Any]) -> Any:
     """Runs in every env runner: builds the env with trainfleet's registrations in place."""
     return make_env(env_id, dict(env_config))
@@ -456,3 +481,10 @@ class RLlibIMPALA(RLlibRunner):
 
     Hparams = ImpalaHparams
     config_class = "ray.rllib.algorithms.impala:IMPALAConfig"
+
+
+class RLlibDreamerV3(RLlibRunner):
+    """RLlib DreamerV3: a world model, and a policy learned inside it (its real use is a GPU)."""
+
+    Hparams = DreamerV3Hparams
+    config_class = "ray.rllib.algorithms.dreamerv3:DreamerV3Config"

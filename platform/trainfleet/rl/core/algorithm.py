@@ -76,6 +76,12 @@ class Algorithm(ABC):
             raise SpecError(space_message(problem, self.ctx.env_id, observation_space, action_space), path="env.id")
 
     @classmethod
+    def job_problem(cls, env_id: str, num_envs: int, hparams: Any) -> tuple[str, str] | None:
+        """(field path, what is wrong) when these hparams cannot run on this env, or None; checked when
+        the job is validated (e.g. mpc's known reward exists only for some envs)."""
+        return None
+
+    @classmethod
     def check_env(cls, env_id: str, env_kwargs: dict[str, Any]) -> None:
         """Raise SpecError when this algorithm cannot run on the env beyond its spaces (meta-RL: not a task family)."""
 
