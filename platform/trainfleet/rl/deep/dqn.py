@@ -1,9 +1,9 @@
 """DQN with Double DQN, the dueling head and prioritized replay as independent switches.
 
 - DQN (Mnih et al. 2015, "Human-level control through deep reinforcement learning"):
-  minimise Huber(r + γ max_a' Q(s', a'; θ⁻) − Q(s, a; θ)) on minibatches from a replay
-  buffer, with θ⁻ a target network copied from θ every `target_update_interval` env steps;
-  behave ε-greedily with ε decayed over training.
+  minimise Huber(r + γ max_a' Q(s', a'; θ⁻) − Q(s, a; θ)) (or, with `loss: mse`, its square:
+  the notes' L1904 and Keras `build_dqn`) on minibatches from a replay buffer, with θ⁻ a
+  target network copied from θ every `target_update_interval` env steps; behave ε-greedily with ε decayed over training.
 - `double` (van Hasselt, Guez & Silver 2016, "Deep RL with Double Q-learning"): the online
   network picks the next action and the target network evaluates it,
   y = r + γ Q(s', argmax_a' Q(s', a'; θ); θ⁻), which removes the max operator's
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -57,6 +57,8 @@ class DQNHparams(OffPolicyHparams):
     target_update_interval: int = Field(1000, ge=1, description="env steps between target-network updates")
     tau: float = Field(1.0, gt=0, le=1, description="target update weight (1 = hard copy)")
     max_grad_norm: float = Field(10.0, gt=0, description="gradient-norm clip")
+    loss: Literal["huber", "mse"] = Field("huber", description="TD-error loss: huber (the papers' clipped "
+                                          "gradient) or mse (the notes' squared error, L1904, Keras build_dqn)")
 
 
 class QNetwork(nn.Module):
@@ -157,10 +159,9 @@ class DQN(OffPolicyAlgorithm):
             next_online = self.q(batch.next_obs) if hp.double else None
             y = q_targets(batch.rewards, batch.terminated, hp.gamma, self.target(batch.next_obs), next_online)
         q = self.q(batch.obs).gather(1, batch.actions.long().unsqueeze(1)).squeeze(1)
-        if hp.prioritized:  # importance weights correct the prioritized sampling bias
-            loss = (batch.weights * F.smooth_l1_loss(q, y, reduction="none")).mean()
-        else:
-            loss = F.smooth_l1_loss(q, y)
+        td_loss = F.smooth_l1_loss if hp.loss == "huber" else F.mse_loss
+        # importance weights (all ones without PER) correct the prioritized sampling bias
+        loss = (batch.weights * td_loss(q, y, reduction="none")).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.q.parameters(), hp.max_grad_norm)
