@@ -51,6 +51,8 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("expected_sarsa", f"{_TAB}.td_control:ExpectedSarsa", "TD control on the expected next action value", "tabular/td"),
     Entry("q_learning", f"{_TAB}.td_control:QLearning", "off-policy TD control", "tabular/td"),
     Entry("dyna_q", f"{_TAB}.dyna_q:DynaQ", "Q-learning plus planning on a learned model", "tabular/model-based"),
+    # Unit 1: the baseline every report can draw
+    Entry("random", "trainfleet.rl.random_agent:RandomAgent", "uniformly random actions, no learning (any Discrete or Box env)", "baseline"),
     # Unit 1-2: deep model-free RL, one readable file each
     Entry("reinforce", f"{_DEEP}.reinforce:Reinforce", "Monte Carlo policy gradient (optional value baseline)", "deep/on-policy"),
     Entry("a2c", f"{_DEEP}.a2c:A2C", "synchronous advantage actor-critic", "deep/on-policy"),
