@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
 from dl_helpers import spec, train
+
 from trainfleet.dl.engine import in_memory
 from trainfleet.dl.ftrl import Ftrl
 from trainfleet.dl.tasks.losses import regression_loss
