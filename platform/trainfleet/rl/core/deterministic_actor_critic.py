@@ -33,9 +33,10 @@ class DeterministicActor(nn.Module):
     scale: torch.Tensor
     center: torch.Tensor
 
-    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> None:
+    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int],
+                 activation: str = "relu") -> None:
         super().__init__()
-        self.net = mlp(flat_dim(obs_space), hidden, "relu", out_dim=flat_dim(action_space), out_gain=0.01)
+        self.net = mlp(flat_dim(obs_space), hidden, activation, out_dim=flat_dim(action_space), out_gain=0.01)
         low, high = torch.as_tensor(action_space.low), torch.as_tensor(action_space.high)
         self.register_buffer("scale", (high - low) / 2)
         self.register_buffer("center", (high + low) / 2)
@@ -71,21 +72,22 @@ class NoisyActor(nn.Module):
         return a.clamp(a(obs) + eps * a.scale), {}
 
 
-def _noisy_actor(obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> NoisyActor:
-    return NoisyActor(DeterministicActor(obs_space, action_space, hidden))
+def _noisy_actor(obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int], activation: str) -> NoisyActor:
+    return NoisyActor(DeterministicActor(obs_space, action_space, hidden, activation))
 
 
-def noisy_actor_builder(hidden: list[int]) -> PolicyBuilder:
+def noisy_actor_builder(hidden: list[int], activation: str = "relu") -> PolicyBuilder:
     """Picklable builder of a rollout worker's `NoisyActor`."""
-    return functools.partial(_noisy_actor, hidden=list(hidden))
+    return functools.partial(_noisy_actor, hidden=list(hidden), activation=activation)
 
 
 class QCritic(nn.Module):
     """Q(s, a): an MLP on the concatenated observation and action."""
 
-    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> None:
+    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int],
+                 activation: str = "relu") -> None:
         super().__init__()
-        self.net = mlp(flat_dim(obs_space) + flat_dim(action_space), hidden, "relu", out_dim=1)
+        self.net = mlp(flat_dim(obs_space) + flat_dim(action_space), hidden, activation, out_dim=1)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([obs.flatten(1), action.flatten(1)], dim=1)).squeeze(-1)
@@ -149,13 +151,13 @@ class ActorCriticPlumbing:
     def build_actor_critic(self, critic_cls: type[nn.Module]) -> None:
         """Actor, critic (one Q or twin Qs), their targets and the exploration noise."""
         hp = self.hp
-        actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden).to(self.device)
-        critic = critic_cls(self.obs_space, self.action_space, hp.hidden).to(self.device)
+        actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden, hp.activation).to(self.device)
+        critic = critic_cls(self.obs_space, self.action_space, hp.hidden, hp.activation).to(self.device)
         self.ac = ActorCritic(actor, critic, self.learning_rate(), hp.noise, self.ctx.num_envs, self.rng)
         self.behaviour = self.ac.behaviour
 
     def worker_policy(self) -> PolicyBuilder:
-        return noisy_actor_builder(self.hp.hidden)
+        return noisy_actor_builder(self.hp.hidden, self.hp.activation)
 
     def explore_kwargs(self, remote: bool) -> dict[str, Any]:
         return self.ac.explore_kwargs(remote)

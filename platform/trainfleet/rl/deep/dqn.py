@@ -64,13 +64,14 @@ class DQNHparams(OffPolicyHparams):
 class QNetwork(nn.Module):
     """Torso (MLP or Nature CNN) then a linear Q head, or a dueling head on its last layer."""
 
-    def __init__(self, obs_space: gym.Space, n_actions: int, hidden: list[int], dueling: bool) -> None:
+    def __init__(self, obs_space: gym.Space, n_actions: int, hidden: list[int], dueling: bool,
+                 activation: str = "relu") -> None:
         super().__init__()
         if dueling:  # the last hidden layer becomes the width of the V and A streams
-            self.torso, features = torso(obs_space, hidden[:-1], "relu")
+            self.torso, features = torso(obs_space, hidden[:-1], activation)
             self.head: nn.Module = DuelingHead(features, n_actions, hidden[-1])
         else:
-            self.torso, features = torso(obs_space, hidden, "relu")
+            self.torso, features = torso(obs_space, hidden, activation)
             self.head = layer_init(nn.Linear(features, n_actions), gain=1.0)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -97,9 +98,9 @@ class EpsilonGreedy(nn.Module):
 
 
 def _epsilon_greedy(obs_space: gym.Space, action_space: gym.spaces.Discrete, hidden: list[int],
-                    dueling: bool) -> EpsilonGreedy:
+                    dueling: bool, activation: str) -> EpsilonGreedy:
     """A rollout worker's copy of the behaviour policy (weights arrive from the learner)."""
-    return EpsilonGreedy(QNetwork(obs_space, int(action_space.n), hidden, dueling), int(action_space.n))
+    return EpsilonGreedy(QNetwork(obs_space, int(action_space.n), hidden, dueling, activation), int(action_space.n))
 
 
 # ---- ALGORITHM LOGIC ------------------------------------------------------------------------
@@ -125,7 +126,7 @@ class DQN(OffPolicyAlgorithm):
         super().__init__(ctx)
         hp = self.hp
         self.n_actions = int(self.action_space.n)
-        self.q = QNetwork(self.obs_space, self.n_actions, hp.hidden, hp.dueling).to(self.device)
+        self.q = QNetwork(self.obs_space, self.n_actions, hp.hidden, hp.dueling, hp.activation).to(self.device)
         self.target = copy.deepcopy(self.q).requires_grad_(False)
         self.behaviour = EpsilonGreedy(self.q, self.n_actions)
         self.optimizer = adam(self.q.parameters(), self.learning_rate())
@@ -145,7 +146,8 @@ class DQN(OffPolicyAlgorithm):
         return self.hp.per_beta.value(self.env_steps)
 
     def worker_policy(self) -> PolicyBuilder:
-        return functools.partial(_epsilon_greedy, hidden=list(self.hp.hidden), dueling=self.hp.dueling)
+        return functools.partial(_epsilon_greedy, hidden=list(self.hp.hidden), dueling=self.hp.dueling,
+                                 activation=self.hp.activation)
 
     def explore_kwargs(self, remote: bool) -> dict[str, Any]:
         return {"epsilon": self.epsilon()}

@@ -148,3 +148,20 @@ def test_notes_q_networks_have_the_notes_parameter_counts(job, params):
     algo = DQN(RunContext("CartPole-v1", {}, 1, spec.typed_hparams, seed=0))
     assert sum(p.numel() for p in algo.q.parameters()) == params
     algo.close()
+
+
+@pytest.mark.parametrize(("cls", "env_id"), [(DQN, "CartPole-v1"), (DDPG, "Pendulum-v1"), (TD3, "Pendulum-v1")],
+                         ids=["dqn", "ddpg", "td3"])
+def test_activation_choice_reaches_every_network(cls, env_id):
+    """Learner networks and the rollout workers' policy copy all use hparams.activation."""
+    from torch import nn
+
+    from trainfleet.rl.core.workers import EnvConfig, env_spaces
+
+    hp = cls.Hparams.model_validate({**SMALL, "activation": "tanh"})
+    algo = cls(RunContext(env_id, {}, 1, hp, seed=0))
+    worker_copy = algo.worker_policy()(*env_spaces(EnvConfig(env_id, {}, 1)))
+    modules = [m for net in algo.networks().values() if isinstance(net, nn.Module) for m in net.modules()]
+    modules += list(worker_copy.modules())
+    assert any(isinstance(m, nn.Tanh) for m in modules) and not any(isinstance(m, nn.ReLU) for m in modules)
+    algo.close()
