@@ -10,6 +10,7 @@ import pytest
 from margins import Bar, check, describe, learned
 from test_tabular_control import LAKE, OPTIMAL_PATH, lake_path
 
+from trainfleet import jobs
 from trainfleet.errors import SpecError
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.tabular.monte_carlo import MonteCarloPrediction
@@ -67,8 +68,10 @@ def test_weighted_off_policy_control_finds_the_optimal_lake_path():
 
 
 def test_off_policy_control_needs_known_behaviour_probabilities():
-    with pytest.raises(SpecError, match="exploration"):
-        OffPolicyMCControl(RunContext(*LAKE, 1, OffPolicyMCControl.Hparams(exploration="ucb"), 0))
+    raw = {"name": "x", "algorithm": "off_policy_mc_control", "env": {"id": LAKE[0], "kwargs": LAKE[1]},
+           "hparams": {"exploration": "ucb"}}
+    with pytest.raises(SpecError, match="hparams.exploration"):
+        jobs.parse_spec(raw)
 
 
 def every_visit(seed: int) -> dict[str, float]:

@@ -20,13 +20,12 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from trainfleet.errors import SpecError
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.tabular.agent import ControlAgent, EpisodicHparams, PolicyHparams, PredictionAgent
 from trainfleet.rl.tabular.exploration import ExplorationHparams
 
 Sampling = Literal["ordinary", "weighted"]
-KNOWN_PROBABILITIES = ("epsilon_greedy", "boltzmann", "random")
+KnownProbabilities = Literal["epsilon_greedy", "boltzmann", "random"]
 
 
 class ImportanceSampling:
@@ -95,6 +94,8 @@ class OffPolicyMCPrediction(SampledTables, PredictionAgent):
 
 
 class OffPolicyControlHparams(EpisodicHparams, ExplorationHparams):
+    exploration: KnownProbabilities = Field("epsilon_greedy", description="the behaviour policy: one whose action "
+                                            "probabilities are known, which importance sampling divides by")
     sampling: Sampling = Field("weighted", description="ordinary or weighted importance sampling (S&B 5.7 uses weighted)")
 
 
@@ -105,9 +106,6 @@ class OffPolicyMCControl(SampledTables, ControlAgent):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
-        if self.hp.exploration not in KNOWN_PROBABILITIES:
-            raise SpecError(f"off-policy MC needs the behaviour's action probabilities: exploration "
-                            f"{' | '.join(KNOWN_PROBABILITIES)}, not {self.hp.exploration}", path="hparams.exploration")
         self.sampler = ImportanceSampling(self.hp.sampling, (self.n_states, self.n_actions))
 
     def run_episode(self) -> tuple[float, int]:
