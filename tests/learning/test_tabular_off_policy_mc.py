@@ -69,7 +69,7 @@ def test_weighted_off_policy_control_finds_the_optimal_lake_path():
 
 def test_off_policy_control_needs_known_behaviour_probabilities():
     raw = {"name": "x", "algorithm": "off_policy_mc_control", "env": {"id": LAKE[0], "kwargs": LAKE[1]},
-           "hparams": {"exploration": "ucb"}}
+           "hparams": {"exploration": "ucb"}, "stop": {"iterations": 1}}
     with pytest.raises(SpecError, match="hparams.exploration"):
         jobs.parse_spec(raw)
 
