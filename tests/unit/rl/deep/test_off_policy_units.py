@@ -165,3 +165,17 @@ def test_activation_choice_reaches_every_network(cls, env_id):
     modules += list(worker_copy.modules())
     assert any(isinstance(m, nn.Tanh) for m in modules) and not any(isinstance(m, nn.ReLU) for m in modules)
     algo.close()
+
+
+def test_ddpg_notes_job_has_the_notes_400_300_networks():
+    """L2706-2740 on Pendulum (3 state dims, 1 action): actor 3-400-300-1, critic (3+1)-400-300-1."""
+    from pathlib import Path
+
+    from trainfleet import jobs
+
+    spec = jobs.load_job(Path(__file__).resolve().parents[4] / "jobs" / "rl" / "ddpg_pendulum_notes.yaml")[0]
+    algo = DDPG(RunContext("Pendulum-v1", {}, 1, spec.typed_hparams, seed=0))
+    actor, critic = (sum(p.numel() for p in net.parameters()) for net in (algo.ac.actor, algo.ac.critic))
+    assert actor == 3 * 400 + 400 + 400 * 300 + 300 + 300 + 1
+    assert critic == 4 * 400 + 400 + 400 * 300 + 300 + 300 + 1
+    algo.close()
