@@ -51,25 +51,42 @@ class DeterministicActor(nn.Module):
 class NoisyActor(nn.Module):
     """The exploration policy of DDPG/TD3: mu(s) + noise·(half-range), clipped to the box.
 
-    `noise` (one row per env, from `rl/core/noise.py`) is given in the trial process, where
-    OU noise keeps its state; a rollout worker draws Gaussian noise of std `sigma` itself.
+    `noise` (one row per env, from `rl/core/noise.py`) is given in the trial process. A rollout
+    worker draws its own: Gaussian of std `sigma`, or with `ou = (sigma, theta, dt)` an
+    Ornstein-Uhlenbeck process per env kept here (not a weight: new weights leave it alone)
+    and restarted at 0 when the worker reports an env's episode ended (`episodes_ended`).
     """
 
     def __init__(self, actor: DeterministicActor) -> None:
         super().__init__()
         self.actor = actor
+        self.ou_x: torch.Tensor | None = None
 
     def explore(self, obs: torch.Tensor, generator: torch.Generator | None = None, random: bool = False,
-                noise: np.ndarray | None = None, sigma: float = 0.0) -> tuple[torch.Tensor, dict]:
+                noise: np.ndarray | None = None, sigma: float = 0.0,
+                ou: tuple[float, float, float] | None = None) -> tuple[torch.Tensor, dict]:
         a = self.actor
+        shape = (obs.shape[0], *a.scale.shape)
         if random:
-            u = torch.rand((obs.shape[0], *a.scale.shape), generator=generator, device=obs.device)
+            u = torch.rand(shape, generator=generator, device=obs.device)
             return a.center + a.scale * (2 * u - 1), {}
-        if noise is None:
-            eps = sigma * torch.randn((obs.shape[0], *a.scale.shape), generator=generator, device=obs.device)
-        else:
+        if noise is not None:
             eps = torch.as_tensor(noise, device=obs.device)
+        elif ou is not None:
+            ou_sigma, theta, dt = ou
+            if self.ou_x is None or self.ou_x.shape != shape:
+                self.ou_x = torch.zeros(shape, device=obs.device)
+            step = torch.randn(shape, generator=generator, device=obs.device)
+            self.ou_x = self.ou_x - theta * self.ou_x * dt + ou_sigma * dt**0.5 * step
+            eps = self.ou_x
+        else:
+            eps = sigma * torch.randn(shape, generator=generator, device=obs.device)
         return a.clamp(a(obs) + eps * a.scale), {}
+
+    def episodes_ended(self, ended: np.ndarray) -> None:
+        """Restart the OU process of the envs whose episode ended (the rollout worker calls this)."""
+        if self.ou_x is not None:
+            self.ou_x[torch.as_tensor(ended, device=self.ou_x.device)] = 0.0
 
 
 def _noisy_actor(obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int], activation: str) -> NoisyActor:
@@ -116,8 +133,11 @@ class ActorCritic:
         self.noise = make_noise(noise, (num_envs, *actor.scale.shape), rng)
 
     def explore_kwargs(self, remote: bool) -> dict[str, Any]:
-        """Workers draw Gaussian noise of the same scale (OU state cannot follow a worker's episodes)."""
-        return {"sigma": self.noise_hp.sigma} if remote else {"noise": self.noise.sample()}
+        """Workers draw the same kind of noise themselves: Gaussian, or OU with its state on the worker."""
+        hp = self.noise_hp
+        if not remote:
+            return {"noise": self.noise.sample()}
+        return {"ou": (hp.sigma, hp.theta, hp.dt)} if hp.kind == "ou" else {"sigma": hp.sigma}
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> np.ndarray:
