@@ -34,6 +34,18 @@ def test_cnn_blocks_take_average_pooling_activation_and_dropout():
     assert not any(isinstance(m, (torch.nn.ReLU, torch.nn.MaxPool2d)) for m in model.modules())
 
 
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_simple_rnn_steps_with_the_chosen_activation(act):
+    """h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), the last h_t into the dense head."""
+    model = rnn.SimpleRNN(rnn.SimpleRNNHparams(hidden=4, activation=act), info(3, 2), 5)
+    x = torch.randn(2, 3, 2, generator=torch.Generator().manual_seed(0))
+    r, f = model.rnn, torch.tanh if act == "tanh" else torch.relu
+    h = torch.zeros(2, 4)
+    for t in range(3):
+        h = f(x[:, t] @ r.weight_ih_l0.T + r.bias_ih_l0 + h @ r.weight_hh_l0.T + r.bias_hh_l0)
+    torch.testing.assert_close(model(x), model.head(h))
+
+
 @pytest.mark.parametrize(("out", "expected"), [(1, 16_641), (10, 17_226)])
 def test_keras_fc_examples(out, expected):
     model = mlp.MLP(mlp.MLPHparams(hidden=[128, 64]), info(64), out)  # notes L5325-5396
