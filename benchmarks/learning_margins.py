@@ -31,7 +31,8 @@ OUT = ROOT / "benchmarks" / "results" / "learning_margins.md"
 ROWS = OUT.with_suffix(".json")
 MODULES = {  # every test module that asserts a learned level, by its directory on sys.path
     ROOT / "tests": [],
-    ROOT / "tests" / "learning": ["test_onpolicy", "test_offpolicy", "test_sac", "test_model_based", "test_tabular_control", "test_tabular_prediction"],
+    ROOT / "tests" / "learning": ["test_onpolicy", "test_offpolicy", "test_sac", "test_model_based", "test_tabular_control",
+                             "test_tabular_prediction", "test_tabular_off_policy_mc"],
     ROOT / "tests" / "dl": ["test_dl_learning", "test_dl_gan", "test_dl_vision_learning"],
 }
 

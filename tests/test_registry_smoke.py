@@ -24,6 +24,11 @@ CANNOT_RUN_HERE: dict[str, str] = {}
 NOT_SMOKE_JOBS = {"ppo_pong_atari.yaml": "Atari: each iteration is 1024 frames through a Nature CNN; "
                                          "tests/learning covers it where ale-py is installed"}
 
+# Job files that are not their entry's first but ship what the first does not (the notes' own networks):
+# each takes a step too.
+ALSO_SMOKE = ["rl/dqn_cartpole_notes_q128.yaml", "rl/dqn_cartpole_keras_build_dqn.yaml", "rl/a2c_cartpole_notes.yaml",
+              "rl/reinforce_cartpole_notes.yaml", "rl/ddpg_pendulum_notes.yaml"]
+
 TINY: dict[str, dict[str, Any]] = {  # per entry: overrides that make one iteration cheap
     "ppo": {"hparams.n_steps": 16, "env.num_envs": 2, "hparams.minibatch_size": 32, "hparams.epochs": 1},
     "a2c": {"env.num_envs": 2}, "a3c": {"env.num_envs": 2}, "reinforce": {"env.num_envs": 2},
@@ -66,6 +71,11 @@ def _spec(name: str, backend: str) -> jobs.JobSpec:
         pytest.skip(f"{name}: {CANNOT_RUN_HERE[name]}")
     path = JOBS.get((name, backend))
     assert path is not None, f"{backend}:{name} is registered but no file in jobs/ runs it: ship one"
+    return _tiny(path, name, backend)
+
+
+def _tiny(path: Path, name: str, backend: str) -> jobs.JobSpec:
+    """The job at `path` with `TINY`'s budget cuts for its entry."""
     overrides = {key: value for key, value in TINY.get(name, {}).items()
                  if key.split(".")[0] != "hparams" or key.split(".")[1] in _hparam_fields(name, backend)}
     if backend == "dl":
@@ -141,6 +151,12 @@ def test_registered_entry_takes_a_step(name, backend, request, tmp_path):
         _text_epoch(spec)
     else:
         _dl_epoch(spec)
+
+
+@pytest.mark.parametrize("job", ALSO_SMOKE)
+def test_extra_job_takes_a_step(job, tmp_path):
+    raw = jobs.read_yaml(ROOT / "jobs" / job)
+    _rl_iteration(_tiny(ROOT / "jobs" / job, raw["algorithm"], raw.get("backend", "native")), tmp_path)
 
 
 def test_every_exclusion_and_budget_names_something_real():

@@ -44,13 +44,17 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("value_iteration", f"{_TAB}.dynamic_programming:ValueIteration", "Bellman optimality sweeps over the full model", "tabular/dp"),
     Entry("policy_iteration", f"{_TAB}.dynamic_programming:PolicyIteration", "exact policy evaluation + greedy improvement", "tabular/dp"),
     # Unit 1: learning from experience
-    Entry("mc_prediction", f"{_TAB}.monte_carlo:MonteCarloPrediction", "first-visit Monte Carlo evaluation of a fixed policy", "tabular/mc"),
+    Entry("mc_prediction", f"{_TAB}.monte_carlo:MonteCarloPrediction", "first- or every-visit Monte Carlo evaluation of a fixed policy", "tabular/mc"),
     Entry("mc_control", f"{_TAB}.monte_carlo:MonteCarloControl", "on-policy first-visit MC control (epsilon-soft or exploring starts)", "tabular/mc"),
+    Entry("off_policy_mc_prediction", f"{_TAB}.off_policy_mc:OffPolicyMCPrediction", "off-policy MC evaluation by ordinary or weighted importance sampling", "tabular/mc"),
+    Entry("off_policy_mc_control", f"{_TAB}.off_policy_mc:OffPolicyMCControl", "off-policy MC control of the greedy policy by importance sampling", "tabular/mc"),
     Entry("td0_prediction", f"{_TAB}.td_prediction:TD0Prediction", "TD(0) evaluation of a fixed policy", "tabular/td"),
     Entry("sarsa", f"{_TAB}.td_control:Sarsa", "on-policy TD control", "tabular/td"),
     Entry("expected_sarsa", f"{_TAB}.td_control:ExpectedSarsa", "TD control on the expected next action value", "tabular/td"),
     Entry("q_learning", f"{_TAB}.td_control:QLearning", "off-policy TD control", "tabular/td"),
     Entry("dyna_q", f"{_TAB}.dyna_q:DynaQ", "Q-learning plus planning on a learned model", "tabular/model-based"),
+    # Unit 1: the baseline every report can draw
+    Entry("random", "trainfleet.rl.random_agent:RandomAgent", "uniformly random actions, no learning (any Discrete or Box env)", "baseline"),
     # Unit 1-2: deep model-free RL, one readable file each
     Entry("reinforce", f"{_DEEP}.reinforce:Reinforce", "Monte Carlo policy gradient (optional value baseline)", "deep/on-policy"),
     Entry("a2c", f"{_DEEP}.a2c:A2C", "synchronous advantage actor-critic", "deep/on-policy"),

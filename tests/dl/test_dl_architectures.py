@@ -21,6 +21,31 @@ def test_keras_simple_cnn_has_3938570_parameters():
     assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 10)
 
 
+def test_cnn_blocks_take_average_pooling_activation_and_dropout():
+    hp = cnn.CNNHparams(channels=[1], kernel_size=1, pool_type="avg", activation="tanh", conv_dropout=0.25)
+    block = cnn.conv_block(1, 1, hp).eval()  # eval: dropout passes values through
+    with torch.no_grad():
+        block[0].weight.fill_(1.0)
+        block[0].bias.zero_()
+    x = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(block(x), torch.nn.functional.avg_pool2d(torch.tanh(x), 2))
+    assert [type(m).__name__ for m in block] == ["Conv2d", "Tanh", "AvgPool2d", "Dropout"]
+    model = cnn.CNN(hp.model_copy(update={"kernel_size": 3}), info(1, 8, 8), 10)
+    assert not any(isinstance(m, (torch.nn.ReLU, torch.nn.MaxPool2d)) for m in model.modules())
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_simple_rnn_steps_with_the_chosen_activation(act):
+    """h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), the last h_t into the dense head."""
+    model = rnn.SimpleRNN(rnn.SimpleRNNHparams(hidden=4, activation=act), info(3, 2), 5)
+    x = torch.randn(2, 3, 2, generator=torch.Generator().manual_seed(0))
+    r, f = model.rnn, torch.tanh if act == "tanh" else torch.relu
+    h = torch.zeros(2, 4)
+    for t in range(3):
+        h = f(x[:, t] @ r.weight_ih_l0.T + r.bias_ih_l0 + h @ r.weight_hh_l0.T + r.bias_hh_l0)
+    torch.testing.assert_close(model(x), model.head(h))
+
+
 @pytest.mark.parametrize(("out", "expected"), [(1, 16_641), (10, 17_226)])
 def test_keras_fc_examples(out, expected):
     model = mlp.MLP(mlp.MLPHparams(hidden=[128, 64]), info(64), out)  # notes L5325-5396

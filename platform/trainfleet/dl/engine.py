@@ -22,6 +22,7 @@ from trainfleet import jobs
 from trainfleet.dl.build import build
 from trainfleet.dl.checkpoint import Payload
 from trainfleet.dl.data.source import DataInfo
+from trainfleet.dl.hparams import full_batch
 from trainfleet.errors import NonFiniteLossError
 from trainfleet.rl.core.checkpoint import optimizer_lr, restore_optimizer
 from trainfleet.seeding import rng_state, seed_everything, set_rng_state
@@ -182,7 +183,7 @@ def in_memory(spec: jobs.JobSpec) -> tuple[Any, Any]:
     ds = DataSpec.model_validate(spec.data or {})
     prepared = prepare(ds, spec.seed)
     return prepared, InMemoryBatches(prepared.train, prepared.val, prepared.info, ds.batch_size, spec.seed,
-                                     augment=ds.augment)
+                                     augment=ds.augment, full_batch=full_batch(spec.typed_hparams))
 
 
 def fit_in_process(

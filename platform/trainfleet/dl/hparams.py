@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Optimizer = Literal["sgd", "momentum", "adam", "adagrad", "adadelta", "adamax", "nadam", "rmsprop"]
-Loss = Literal["mse", "mae", "huber", "bce", "ce", "hinge"]
+Optimizer = Literal["gd", "sgd", "momentum", "adam", "adagrad", "adadelta", "adamax", "nadam", "rmsprop", "ftrl"]
+Loss = Literal["mse", "mae", "mape", "huber", "bce", "ce", "hinge"]
 Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "swish"]
 
 
@@ -17,10 +17,20 @@ class TrainHparams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lr: float = Field(1.0e-3, gt=0, description="learning rate; 1e-4..1e-1 (SGD wants the larger end)")
-    optimizer: Optimizer = Field("adam", description="gradient rule (notes L3568-3576)")
+    optimizer: Optimizer = Field("adam", description="gradient rule (notes L3568-3576); `gd` is full-batch gradient "
+                                 "descent (one step per epoch on the whole training set; data.batch_size then "
+                                 "only batches validation)")
     momentum: float = Field(0.9, ge=0, lt=1, description="beta for `momentum` (and the SGD momentum term)")
     loss: Loss | None = Field(None, description="None = the task's natural loss (ce for classes, mse otherwise)")
-    l1: float = Field(0.0, ge=0, description="lambda * sum|w| added to the loss (sparsity, notes L4597)")
-    l2: float = Field(0.0, ge=0, description="lambda * sum w^2 added to the loss (weight decay, notes L4606)")
+    l1: float = Field(0.0, ge=0, description="lambda * sum|w| added to the loss (sparsity, notes L4597); under `ftrl` "
+                      "the optimiser applies it in closed form to every parameter instead (exact zeros)")
+    l2: float = Field(0.0, ge=0, description="lambda * sum w^2 added to the loss (weight decay, notes L4606); under "
+                      "`ftrl` the optimiser's lambda2")
+    ftrl_beta: float = Field(1.0, ge=0, description="ftrl's per-coordinate learning-rate offset beta")
     grad_clip: float | None = Field(None, gt=0, description="clip the global gradient norm (exploding gradients)")
     amp: bool = Field(True, description="mixed precision when training on a GPU (ignored on CPU)")
+
+
+def full_batch(hp: object) -> bool:
+    """Whether one training batch is the whole (per-worker) training set: the `gd` choice."""
+    return getattr(hp, "optimizer", None) == "gd"

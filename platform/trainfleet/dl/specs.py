@@ -66,6 +66,9 @@ def check(spec: JobSpec, *, file: str | None = None) -> None:
     allowed = TASKS_OF.get(spec.model or "", DEFAULT_TASKS)
     if spec.task not in allowed:
         raise SpecError(f"model {spec.model!r} does task {' or '.join(sorted(allowed))}, not {excerpt(spec.task)}", file=file, path="task")
+    if getattr(spec.typed_hparams, "loss", None) == "mape" and spec.task != "regress":
+        raise SpecError("mape divides by the target, so it is for task: regress (targets away from zero)",
+                        file=file, path="hparams.loss")
     r = spec.resources
     if r.trainer == "in_trial" and (r.num_workers > 1 or r.use_gpu is True):
         raise SpecError("in_trial trains in one CPU process; several workers or GPUs need trainer: ray_train (or auto)",

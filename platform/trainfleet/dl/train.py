@@ -29,6 +29,7 @@ from trainfleet.dl import checkpoint as ckpt_files
 from trainfleet.dl.data.batches import InMemoryBatches
 from trainfleet.dl.data.source import DataInfo, DataSpec, prepare
 from trainfleet.dl.engine import fit
+from trainfleet.dl.hparams import full_batch
 from trainfleet.rl.core.checkpoint import load_state
 
 _DONE = "__done__"
@@ -53,7 +54,7 @@ def worker_loop(config: dict[str, Any]) -> None:
             start = load_state(d)
     train_table, val_table = ray.get(config["tables"])  # RAY: the trial's split, from the object store
     data = InMemoryBatches(train_table, val_table, info, ds.batch_size, spec.seed, rank, context.get_world_size(),
-                           augment=ds.augment)
+                           augment=ds.augment, full_batch=full_batch(spec.typed_hparams))
 
     def report(metrics: dict[str, Any], checkpoint: ckpt_files.Payload | None = None) -> None:
         if checkpoint is None or rank != 0:

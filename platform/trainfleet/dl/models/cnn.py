@@ -1,4 +1,5 @@
-"""Convolutional network (notes U3.12-U3.13): conv -> [BatchNorm] -> ReLU -> [SE/CBAM] -> max-pool blocks, flatten, dense.
+"""Convolutional network (notes U3.12-U3.13): conv -> [BatchNorm] -> activation -> [SE/CBAM] -> pool -> [Dropout]
+blocks, flatten, dense.
 
 The defaults are the notes' Keras "Simple CNN Architecture" (L5211-5239): Conv2D(32, 3x3,
 'valid') -> MaxPooling2D(2x2) -> Flatten -> Dense(128, relu) -> Dense(10). On a 64x64x3 input
@@ -16,9 +17,9 @@ from pydantic import Field
 from torch import nn
 
 from trainfleet.dl.data.source import DataInfo
-from trainfleet.dl.hparams import TrainHparams
+from trainfleet.dl.hparams import Activation, TrainHparams
 from trainfleet.dl.models.conv_attention import ConvAttention, conv_attention
-from trainfleet.dl.models.layers import dense_stack
+from trainfleet.dl.models.layers import activation, dense_stack
 from trainfleet.fields import Width
 
 
@@ -27,11 +28,14 @@ class CNNHparams(TrainHparams):
     kernel_size: int = Field(3, ge=1, description="square kernel, 3 or 5 (notes L5062-5082)")
     stride: int = Field(1, ge=1, description="conv stride; larger shrinks the feature map")
     padding: Literal["same", "valid"] = Field("valid", description="same = zero padding keeping H x W at stride 1")
-    pool: int = Field(2, ge=0, description="max-pool size after each block (0 = no pooling)")
-    batchnorm: bool = Field(False, description="BatchNorm between conv and ReLU (notes L4960)")
+    pool: int = Field(2, ge=0, description="pool size after each block (0 = no pooling)")
+    pool_type: Literal["max", "avg"] = Field("max", description="max or average pooling (notes' pooling section)")
+    batchnorm: bool = Field(False, description="BatchNorm between conv and activation (notes L4960)")
+    activation: Activation = Field("relu", description="activation of the conv blocks and dense layers (notes U3.7)")
+    conv_dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each conv block (Keras Dropout after pooling)")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden dense layer (0.5 in the notes)")
     dense: list[Width] = Field([128], description="hidden dense widths after flatten")
-    attention: ConvAttention = Field("none", description="se or cbam block after each conv block's ReLU (channel/spatial attention)")
+    attention: ConvAttention = Field("none", description="se or cbam block after each conv block's activation (channel/spatial attention)")
 
 
 def conv_block(c_in: int, c_out: int, hp: CNNHparams) -> nn.Sequential:
@@ -39,10 +43,12 @@ def conv_block(c_in: int, c_out: int, hp: CNNHparams) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, hp.kernel_size, stride=hp.stride, padding=pad)]
     if hp.batchnorm:
         layers.append(nn.BatchNorm2d(c_out))
-    layers.append(nn.ReLU())
+    layers.append(activation(hp.activation))
     layers.extend(conv_attention(hp.attention, c_out))
     if hp.pool:
-        layers.append(nn.MaxPool2d(hp.pool))
+        layers.append(nn.MaxPool2d(hp.pool) if hp.pool_type == "max" else nn.AvgPool2d(hp.pool))
+    if hp.conv_dropout:
+        layers.append(nn.Dropout(hp.conv_dropout))
     return nn.Sequential(*layers)
 
 
@@ -62,7 +68,7 @@ class CNN(nn.Module):
         with torch.no_grad():
             flat = convs(torch.zeros(1, c, h, w)).shape[1]
         sizes = [flat, *hp.dense]
-        self.body = nn.Sequential(*convs, *dense_stack(sizes, "relu", dropout=hp.dropout))
+        self.body = nn.Sequential(*convs, *dense_stack(sizes, hp.activation, dropout=hp.dropout))
         self.head = nn.Linear(sizes[-1], out_dim)
         self._shape = (c, h, w)
 

@@ -1,6 +1,6 @@
 """Recurrent sequence classifiers (notes U3.15-U3.17): simple RNN, stacked RNN, LSTM, GRU.
 
-h_t = tanh(W_ih x_t + W_hh h_{t-1} + b) for the simple RNN; a stacked RNN feeds layer l-1's
+h_t = tanh(W_ih x_t + W_hh h_{t-1} + b) for the simple RNN (or ReLU: Keras' `SimpleRNN(activation=...)`); a stacked RNN feeds layer l-1's
 hidden states to layer l (the corrected form of the notes' L5606 formula); LSTM and GRU add
 gates. Many-to-one: the last hidden state goes through a dense output layer, as the notes'
 Keras `SimpleRNN(50) -> Dense(...)`. A sample of shape (T, F) is T steps of F features; an
@@ -9,7 +9,7 @@ image (C, H, W) is read row by row.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -26,7 +26,11 @@ class RecurrentHparams(TrainHparams):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout between stacked layers")
 
 
-class DeepRNNHparams(RecurrentHparams):
+class SimpleRNNHparams(RecurrentHparams):
+    activation: Literal["tanh", "relu"] = Field("tanh", description="the simple RNN's h_t nonlinearity (LSTM/GRU gates are fixed)")
+
+
+class DeepRNNHparams(SimpleRNNHparams):
     layers: int = Field(2, ge=2, description="stacked recurrent layers")
 
 
@@ -45,8 +49,9 @@ class SequenceClassifier(nn.Module):
     def __init__(self, hp: RecurrentHparams, info: DataInfo, out_dim: int) -> None:
         super().__init__()
         self.steps, features = steps_and_features(info.shape)
+        cell_kwargs = {"nonlinearity": hp.activation} if isinstance(hp, SimpleRNNHparams) else {}
         self.rnn = self.CELL(features, hp.hidden, num_layers=hp.layers, batch_first=True,
-                             bidirectional=hp.bidirectional, dropout=hp.dropout if hp.layers > 1 else 0.0)
+                             bidirectional=hp.bidirectional, dropout=hp.dropout if hp.layers > 1 else 0.0, **cell_kwargs)
         self.head = nn.Linear(hp.hidden * (2 if hp.bidirectional else 1), out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,6 +60,7 @@ class SequenceClassifier(nn.Module):
 
 
 class SimpleRNN(SequenceClassifier):
+    Hparams = SimpleRNNHparams
     CELL = nn.RNN
 
 

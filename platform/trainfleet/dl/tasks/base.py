@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from trainfleet.dl.data.source import DataInfo
+from trainfleet.dl.ftrl import Ftrl
 from trainfleet.dl.hparams import TrainHparams
 
 
@@ -40,10 +41,17 @@ class Task(Protocol):
         """Files to keep with a checkpoint (e.g. a GAN's sample grid)."""
 
 
-def make_optimizer(name: str, params: Iterable[Any], lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
-    """The optimisers of the notes by name; `params` may be tensors or param groups with their own lr."""
+def make_optimizer(name: str, params: Iterable[Any], lr: float, momentum: float = 0.9,
+                   ftrl: dict[str, float] | None = None) -> torch.optim.Optimizer:
+    """The optimisers of the notes by name; `params` may be tensors or param groups with their own lr.
+
+    `gd` and `sgd` share the plain update: what makes `gd` full-batch is the batches it is given.
+    `ftrl` takes its beta, l1 and l2 from `ftrl`.
+    """
     o = torch.optim
-    if name == "sgd":
+    if name == "ftrl":
+        return Ftrl(params, lr=lr, **(ftrl or {}))
+    if name in ("gd", "sgd"):
         return o.SGD(params, lr=lr)
     if name == "momentum":
         return o.SGD(params, lr=lr, momentum=momentum)
@@ -65,12 +73,16 @@ def single_optimizer(model: nn.Module, hp: TrainHparams) -> dict[str, torch.opti
     groups = [g for g in param_groups(model, hp.lr) if g["params"]]
     if not groups:
         return {}
-    return {"main": make_optimizer(hp.optimizer, groups, hp.lr, hp.momentum)}
+    ftrl = {"beta": hp.ftrl_beta, "l1": hp.l1, "l2": hp.l2}
+    return {"main": make_optimizer(hp.optimizer, groups, hp.lr, hp.momentum, ftrl)}
 
 
 def penalty(model: nn.Module, hp: TrainHparams) -> torch.Tensor | float:
-    """lambda1 * sum|w| + lambda2 * sum w^2 over weight matrices/kernels (biases and norms excluded)."""
-    if not (hp.l1 or hp.l2):
+    """lambda1 * sum|w| + lambda2 * sum w^2 over weight matrices/kernels (biases and norms excluded).
+
+    None under `ftrl`, whose optimiser applies l1/l2 itself.
+    """
+    if not (hp.l1 or hp.l2) or hp.optimizer == "ftrl":
         return 0.0
     weights = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
     total = 0.0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-REGRESSION = ("mse", "mae", "huber")
+REGRESSION = ("mse", "mae", "mape", "huber")
+MAPE_EPS = 1e-7  # Keras's floor on |y|, so a zero target gives a large, finite term
 
 
 def regression_loss(name: str, pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -15,6 +16,8 @@ def regression_loss(name: str, pred: torch.Tensor, target: torch.Tensor, reducti
         return F.l1_loss(pred, target, reduction=reduction)
     if name == "huber":
         return F.huber_loss(pred, target, reduction=reduction, delta=1.0)
+    if name == "mape":  # 100 * |y - y_hat| / |y|: a percentage, for targets away from zero
+        return _reduce(100 * (target - pred).abs() / target.abs().clamp(min=MAPE_EPS), reduction)
     raise ValueError(f"{name!r} is not a regression loss")
 
 

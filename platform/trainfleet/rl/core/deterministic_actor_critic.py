@@ -33,9 +33,10 @@ class DeterministicActor(nn.Module):
     scale: torch.Tensor
     center: torch.Tensor
 
-    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> None:
+    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int],
+                 activation: str = "relu") -> None:
         super().__init__()
-        self.net = mlp(flat_dim(obs_space), hidden, "relu", out_dim=flat_dim(action_space), out_gain=0.01)
+        self.net = mlp(flat_dim(obs_space), hidden, activation, out_dim=flat_dim(action_space), out_gain=0.01)
         low, high = torch.as_tensor(action_space.low), torch.as_tensor(action_space.high)
         self.register_buffer("scale", (high - low) / 2)
         self.register_buffer("center", (high + low) / 2)
@@ -50,42 +51,60 @@ class DeterministicActor(nn.Module):
 class NoisyActor(nn.Module):
     """The exploration policy of DDPG/TD3: mu(s) + noise·(half-range), clipped to the box.
 
-    `noise` (one row per env, from `rl/core/noise.py`) is given in the trial process, where
-    OU noise keeps its state; a rollout worker draws Gaussian noise of std `sigma` itself.
+    `noise` (one row per env, from `rl/core/noise.py`) is given in the trial process. A rollout
+    worker draws its own: Gaussian of std `sigma`, or with `ou = (sigma, theta, dt)` an
+    Ornstein-Uhlenbeck process per env kept here (not a weight: new weights leave it alone)
+    and restarted at 0 when the worker reports an env's episode ended (`episodes_ended`).
     """
 
     def __init__(self, actor: DeterministicActor) -> None:
         super().__init__()
         self.actor = actor
+        self.ou_x: torch.Tensor | None = None
 
     def explore(self, obs: torch.Tensor, generator: torch.Generator | None = None, random: bool = False,
-                noise: np.ndarray | None = None, sigma: float = 0.0) -> tuple[torch.Tensor, dict]:
+                noise: np.ndarray | None = None, sigma: float = 0.0,
+                ou: tuple[float, float, float] | None = None) -> tuple[torch.Tensor, dict]:
         a = self.actor
+        shape = (obs.shape[0], *a.scale.shape)
         if random:
-            u = torch.rand((obs.shape[0], *a.scale.shape), generator=generator, device=obs.device)
+            u = torch.rand(shape, generator=generator, device=obs.device)
             return a.center + a.scale * (2 * u - 1), {}
-        if noise is None:
-            eps = sigma * torch.randn((obs.shape[0], *a.scale.shape), generator=generator, device=obs.device)
-        else:
+        if noise is not None:
             eps = torch.as_tensor(noise, device=obs.device)
+        elif ou is not None:
+            ou_sigma, theta, dt = ou
+            if self.ou_x is None or self.ou_x.shape != shape:
+                self.ou_x = torch.zeros(shape, device=obs.device)
+            step = torch.randn(shape, generator=generator, device=obs.device)
+            self.ou_x = self.ou_x - theta * self.ou_x * dt + ou_sigma * dt**0.5 * step
+            eps = self.ou_x
+        else:
+            eps = sigma * torch.randn(shape, generator=generator, device=obs.device)
         return a.clamp(a(obs) + eps * a.scale), {}
 
+    def episodes_ended(self, ended: np.ndarray) -> None:
+        """Restart the OU process of the envs whose episode ended (the rollout worker calls this)."""
+        if self.ou_x is not None:
+            self.ou_x[torch.as_tensor(ended, device=self.ou_x.device)] = 0.0
 
-def _noisy_actor(obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> NoisyActor:
-    return NoisyActor(DeterministicActor(obs_space, action_space, hidden))
+
+def _noisy_actor(obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int], activation: str) -> NoisyActor:
+    return NoisyActor(DeterministicActor(obs_space, action_space, hidden, activation))
 
 
-def noisy_actor_builder(hidden: list[int]) -> PolicyBuilder:
+def noisy_actor_builder(hidden: list[int], activation: str = "relu") -> PolicyBuilder:
     """Picklable builder of a rollout worker's `NoisyActor`."""
-    return functools.partial(_noisy_actor, hidden=list(hidden))
+    return functools.partial(_noisy_actor, hidden=list(hidden), activation=activation)
 
 
 class QCritic(nn.Module):
     """Q(s, a): an MLP on the concatenated observation and action."""
 
-    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> None:
+    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int],
+                 activation: str = "relu") -> None:
         super().__init__()
-        self.net = mlp(flat_dim(obs_space) + flat_dim(action_space), hidden, "relu", out_dim=1)
+        self.net = mlp(flat_dim(obs_space) + flat_dim(action_space), hidden, activation, out_dim=1)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([obs.flatten(1), action.flatten(1)], dim=1)).squeeze(-1)
@@ -114,8 +133,11 @@ class ActorCritic:
         self.noise = make_noise(noise, (num_envs, *actor.scale.shape), rng)
 
     def explore_kwargs(self, remote: bool) -> dict[str, Any]:
-        """Workers draw Gaussian noise of the same scale (OU state cannot follow a worker's episodes)."""
-        return {"sigma": self.noise_hp.sigma} if remote else {"noise": self.noise.sample()}
+        """Workers draw the same kind of noise themselves: Gaussian, or OU with its state on the worker."""
+        hp = self.noise_hp
+        if not remote:
+            return {"noise": self.noise.sample()}
+        return {"ou": (hp.sigma, hp.theta, hp.dt)} if hp.kind == "ou" else {"sigma": hp.sigma}
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> np.ndarray:
@@ -149,13 +171,13 @@ class ActorCriticPlumbing:
     def build_actor_critic(self, critic_cls: type[nn.Module]) -> None:
         """Actor, critic (one Q or twin Qs), their targets and the exploration noise."""
         hp = self.hp
-        actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden).to(self.device)
-        critic = critic_cls(self.obs_space, self.action_space, hp.hidden).to(self.device)
+        actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden, hp.activation).to(self.device)
+        critic = critic_cls(self.obs_space, self.action_space, hp.hidden, hp.activation).to(self.device)
         self.ac = ActorCritic(actor, critic, self.learning_rate(), hp.noise, self.ctx.num_envs, self.rng)
         self.behaviour = self.ac.behaviour
 
     def worker_policy(self) -> PolicyBuilder:
-        return noisy_actor_builder(self.hp.hidden)
+        return noisy_actor_builder(self.hp.hidden, self.hp.activation)
 
     def explore_kwargs(self, remote: bool) -> dict[str, Any]:
         return self.ac.explore_kwargs(remote)

@@ -35,6 +35,7 @@ from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext, ensure_
 from trainfleet.rl.core.checkpoint import optimizer_lr
 from trainfleet.rl.core.episodes import EpisodeTracker
 from trainfleet.rl.core.learner import configure_threads, learner_device
+from trainfleet.rl.core.networks import Activation
 from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
 from trainfleet.rl.core.schedules import Schedule, set_lr
 from trainfleet.rl.core.workers import EnvConfig, PolicyBuilder, WorkerPool
@@ -53,6 +54,7 @@ class OffPolicyHparams(Hparams):
     train_freq: int = Field(1, ge=1, description="env steps collected between gradient phases")
     gradient_steps: int = Field(1, ge=1, description="gradient steps per phase")
     hidden: list[Width] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
+    activation: Activation = Field("relu", description="activation after every hidden layer")
     steps_per_iteration: int = Field(1000, ge=1, description="env steps per reported iteration")
     episode_window: int = Field(100, ge=1, description="episodes in the running mean of episode return")
 

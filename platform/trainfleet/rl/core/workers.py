@@ -131,6 +131,8 @@ class RolloutWorker:
                 self.ep_len += valid[t]
                 done = terminated[t] | truncated[t]
                 if done.any():
+                    if hasattr(self.policy, "episodes_ended"):  # a policy with per-episode state (OU noise)
+                        self.policy.episodes_ended(done)
                     ep_returns.extend(self.ep_return[done].tolist())
                     ep_lengths.extend(self.ep_len[done].tolist())
                     self.ep_return[done] = 0.0

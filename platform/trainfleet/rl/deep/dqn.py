@@ -1,9 +1,9 @@
 """DQN with Double DQN, the dueling head and prioritized replay as independent switches.
 
 - DQN (Mnih et al. 2015, "Human-level control through deep reinforcement learning"):
-  minimise Huber(r + γ max_a' Q(s', a'; θ⁻) − Q(s, a; θ)) on minibatches from a replay
-  buffer, with θ⁻ a target network copied from θ every `target_update_interval` env steps;
-  behave ε-greedily with ε decayed over training.
+  minimise Huber(r + γ max_a' Q(s', a'; θ⁻) − Q(s, a; θ)) (or, with `loss: mse`, its square:
+  the notes' L1904 and Keras `build_dqn`) on minibatches from a replay buffer, with θ⁻ a
+  target network copied from θ every `target_update_interval` env steps; behave ε-greedily with ε decayed over training.
 - `double` (van Hasselt, Guez & Silver 2016, "Deep RL with Double Q-learning"): the online
   network picks the next action and the target network evaluates it,
   y = r + γ Q(s', argmax_a' Q(s', a'; θ); θ⁻), which removes the max operator's
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -57,18 +57,21 @@ class DQNHparams(OffPolicyHparams):
     target_update_interval: int = Field(1000, ge=1, description="env steps between target-network updates")
     tau: float = Field(1.0, gt=0, le=1, description="target update weight (1 = hard copy)")
     max_grad_norm: float = Field(10.0, gt=0, description="gradient-norm clip")
+    loss: Literal["huber", "mse"] = Field("huber", description="TD-error loss: huber (the papers' clipped "
+                                          "gradient) or mse (the notes' squared error, L1904, Keras build_dqn)")
 
 
 class QNetwork(nn.Module):
     """Torso (MLP or Nature CNN) then a linear Q head, or a dueling head on its last layer."""
 
-    def __init__(self, obs_space: gym.Space, n_actions: int, hidden: list[int], dueling: bool) -> None:
+    def __init__(self, obs_space: gym.Space, n_actions: int, hidden: list[int], dueling: bool,
+                 activation: str = "relu") -> None:
         super().__init__()
         if dueling:  # the last hidden layer becomes the width of the V and A streams
-            self.torso, features = torso(obs_space, hidden[:-1], "relu")
+            self.torso, features = torso(obs_space, hidden[:-1], activation)
             self.head: nn.Module = DuelingHead(features, n_actions, hidden[-1])
         else:
-            self.torso, features = torso(obs_space, hidden, "relu")
+            self.torso, features = torso(obs_space, hidden, activation)
             self.head = layer_init(nn.Linear(features, n_actions), gain=1.0)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -95,9 +98,9 @@ class EpsilonGreedy(nn.Module):
 
 
 def _epsilon_greedy(obs_space: gym.Space, action_space: gym.spaces.Discrete, hidden: list[int],
-                    dueling: bool) -> EpsilonGreedy:
+                    dueling: bool, activation: str) -> EpsilonGreedy:
     """A rollout worker's copy of the behaviour policy (weights arrive from the learner)."""
-    return EpsilonGreedy(QNetwork(obs_space, int(action_space.n), hidden, dueling), int(action_space.n))
+    return EpsilonGreedy(QNetwork(obs_space, int(action_space.n), hidden, dueling, activation), int(action_space.n))
 
 
 # ---- ALGORITHM LOGIC ------------------------------------------------------------------------
@@ -123,7 +126,7 @@ class DQN(OffPolicyAlgorithm):
         super().__init__(ctx)
         hp = self.hp
         self.n_actions = int(self.action_space.n)
-        self.q = QNetwork(self.obs_space, self.n_actions, hp.hidden, hp.dueling).to(self.device)
+        self.q = QNetwork(self.obs_space, self.n_actions, hp.hidden, hp.dueling, hp.activation).to(self.device)
         self.target = copy.deepcopy(self.q).requires_grad_(False)
         self.behaviour = EpsilonGreedy(self.q, self.n_actions)
         self.optimizer = adam(self.q.parameters(), self.learning_rate())
@@ -143,7 +146,8 @@ class DQN(OffPolicyAlgorithm):
         return self.hp.per_beta.value(self.env_steps)
 
     def worker_policy(self) -> PolicyBuilder:
-        return functools.partial(_epsilon_greedy, hidden=list(self.hp.hidden), dueling=self.hp.dueling)
+        return functools.partial(_epsilon_greedy, hidden=list(self.hp.hidden), dueling=self.hp.dueling,
+                                 activation=self.hp.activation)
 
     def explore_kwargs(self, remote: bool) -> dict[str, Any]:
         return {"epsilon": self.epsilon()}
@@ -157,10 +161,9 @@ class DQN(OffPolicyAlgorithm):
             next_online = self.q(batch.next_obs) if hp.double else None
             y = q_targets(batch.rewards, batch.terminated, hp.gamma, self.target(batch.next_obs), next_online)
         q = self.q(batch.obs).gather(1, batch.actions.long().unsqueeze(1)).squeeze(1)
-        if hp.prioritized:  # importance weights correct the prioritized sampling bias
-            loss = (batch.weights * F.smooth_l1_loss(q, y, reduction="none")).mean()
-        else:
-            loss = F.smooth_l1_loss(q, y)
+        td_loss = F.smooth_l1_loss if hp.loss == "huber" else F.mse_loss
+        # importance weights (all ones without PER) correct the prioritized sampling bias
+        loss = (batch.weights * td_loss(q, y, reduction="none")).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.q.parameters(), hp.max_grad_norm)

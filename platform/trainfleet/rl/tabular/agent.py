@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -71,7 +71,7 @@ class EpisodicHparams(Hparams):
 class TabularAgent(Algorithm):
     """Base of the experience-driven tabular methods: env, RNG, counters, the iteration loop."""
 
-    Hparams = EpisodicHparams
+    Hparams: ClassVar[type[Hparams]] = EpisodicHparams
 
     @classmethod
     def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
@@ -153,7 +153,7 @@ class ControlHparams(EpisodicHparams, ExplorationHparams):
 class ControlAgent(TabularAgent):
     """A Q-table learner that acts through an exploration strategy and is greedy when evaluated."""
 
-    Hparams = ControlHparams
+    Hparams: ClassVar[type[Hparams]] = ControlHparams
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
@@ -183,11 +183,14 @@ class ControlAgent(TabularAgent):
         self.explorer.set_state(tables["explorer"])
 
 
-class PredictionHparams(EpisodicHparams):
+class PolicyHparams(EpisodicHparams):
     policy: Literal["uniform", "optimal"] | list[int] = Field(
         "uniform",
         description="the fixed policy to evaluate: uniform random, the DP-optimal one, or an action per state",
     )
+
+
+class PredictionHparams(PolicyHparams):
     alpha: float | None = Field(0.05, gt=0, le=1, description="step size; null = 1/N(s): sample averages for MC (unbiased), convergent but slow for TD")
 
 
@@ -198,7 +201,7 @@ class PredictionAgent(TabularAgent):
     it needs an env with a model (`env.unwrapped.P`) and gamma < 1.
     """
 
-    Hparams = PredictionHparams
+    Hparams: ClassVar[type[Hparams]] = PredictionHparams
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
@@ -232,9 +235,10 @@ class PredictionAgent(TabularAgent):
         self.visits[state] += 1
         return self.hp.alpha if self.hp.alpha is not None else 1.0 / self.visits[state]
 
-    def sample_action(self, state: int) -> int:
-        """a ~ pi(.|s) by inverse CDF (rng.choice with p= costs ~10x more per step)."""
-        a = int(np.searchsorted(self._pi_cdf[state], self.rng.random(), side="right"))
+    def sample_action(self, state: int, cdf: np.ndarray | None = None) -> int:
+        """a ~ pi(.|s) (or the policy whose cumulative probabilities are `cdf`) by inverse CDF
+        (rng.choice with p= costs ~10x more per step)."""
+        a = int(np.searchsorted((self._pi_cdf if cdf is None else cdf)[state], self.rng.random(), side="right"))
         return min(a, self.n_actions - 1)
 
     def extra_metrics(self) -> dict[str, float]:

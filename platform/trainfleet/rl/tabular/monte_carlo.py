@@ -1,7 +1,7 @@
-"""First-visit Monte Carlo prediction and control (notes L1949-1976; Sutton & Barto ch. 5).
+"""On-policy Monte Carlo prediction and control (notes L1949-1976; Sutton & Barto ch. 5).
 
-Monte Carlo waits for the episode to end and moves each first-visited state (or pair)
-toward the return actually observed from there:
+Monte Carlo waits for the episode to end and moves each first-visited state (or pair; for
+prediction, with `visits: every`, every visit) toward the return actually observed from there:
   prediction  V(s)   <- V(s)   + alpha [G_t - V(s)]      (notes L1959)
   control     Q(s,a) <- Q(s,a) + alpha [G_t - Q(s,a)],  pi(s) = argmax_a Q(s,a)   (L1967)
 With `alpha: null` the step is 1/N (the sample average: unbiased, as the notes stress).
@@ -20,23 +20,36 @@ from pydantic import Field
 
 from trainfleet.errors import SpecError
 from trainfleet.rl.core.algorithm import RunContext
-from trainfleet.rl.tabular.agent import ControlAgent, ControlHparams, PredictionAgent
+from trainfleet.rl.tabular.agent import ControlAgent, ControlHparams, PredictionAgent, PredictionHparams
 
 
-def first_visit_returns(keys: list[Any], rewards: list[float], gamma: float) -> list[tuple[Any, float]]:
-    """(key, G_t) for the first occurrence of each key, G_t = sum_k gamma^k r_{t+k+1}."""
+def visit_returns(keys: list[Any], rewards: list[float], gamma: float, every: bool = False) -> list[tuple[Any, float]]:
+    """(key, G_t), G_t = sum_k gamma^k r_{t+k+1}, for the first occurrence of each key (or, with
+    `every`, for every occurrence), latest first."""
     g, out, first = 0.0, [], {}
     for t, key in enumerate(keys):
         first.setdefault(key, t)
     for t in range(len(keys) - 1, -1, -1):
         g = rewards[t] + gamma * g
-        if first[keys[t]] == t:
+        if every or first[keys[t]] == t:
             out.append((keys[t], g))
     return out
 
 
+class MonteCarloPredictionHparams(PredictionHparams):
+    visits: Literal["first", "every"] = Field(
+        "first", description="average the return after each state's first visit in an episode, or after every visit"
+    )
+
+
 class MonteCarloPrediction(PredictionAgent):
-    """First-visit MC evaluation of the fixed policy `hparams.policy`."""
+    """First- or every-visit MC evaluation of the fixed policy `hparams.policy`.
+
+    Both converge to v_pi: first-visit averages independent returns (unbiased); every-visit's
+    returns within an episode are correlated (biased for finitely many episodes, consistent).
+    """
+
+    Hparams = MonteCarloPredictionHparams
 
     def run_episode(self) -> tuple[float, int]:
         states, rewards = [], []
@@ -46,7 +59,7 @@ class MonteCarloPrediction(PredictionAgent):
             states.append(state)
             rewards.append(float(reward))
             state, done = int(next_state), terminated or truncated
-        for s, g in first_visit_returns(states, rewards, self.hp.gamma):
+        for s, g in visit_returns(states, rewards, self.hp.gamma, every=self.hp.visits == "every"):
             self.v[s] += self.step_size(s) * (g - self.v[s])
         self.env_steps += len(states)
         return float(sum(rewards)), len(states)
@@ -91,7 +104,7 @@ class MonteCarloControl(ControlAgent):
             state = int(next_state)
             action = self.behave(state)
         # ---- the Monte Carlo update: every first-visited pair moves toward its return ----
-        for (s, a), g in first_visit_returns(pairs, rewards, self.hp.gamma):
+        for (s, a), g in visit_returns(pairs, rewards, self.hp.gamma):
             self.visits[s, a] += 1
             step = self.hp.alpha if self.hp.alpha is not None else 1.0 / self.visits[s, a]
             self.q[s, a] += step * (g - self.q[s, a])

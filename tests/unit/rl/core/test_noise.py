@@ -23,3 +23,40 @@ def test_gaussian_noise_is_independent_with_std_sigma():
     xs = np.array([g.sample() for _ in range(5000)])
     assert xs.shape == (5000, 4, 2) and abs(xs.std() - 0.3) < 0.01
     assert abs(np.corrcoef(xs[:-1, 0, 0], xs[1:, 0, 0])[0, 1]) < 0.05
+
+
+def _worker_noise(kwargs: dict) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """Noise a rollout worker's NoisyActor adds around a zeroed actor (mu(s) = 0) on Pendulum, in units
+    of the half-range (2 N m), with the episode ends the worker reported and the OU state right after each."""
+    import torch
+
+    from trainfleet.rl.core.deterministic_actor_critic import noisy_actor_builder
+    from trainfleet.rl.core.workers import EnvConfig, RolloutWorker
+
+    worker = RolloutWorker(EnvConfig("Pendulum-v1", {}, 2), noisy_actor_builder([8]), seed=0)
+    with torch.no_grad():
+        for p in worker.policy.parameters():
+            p.zero_()
+    ended, after = [], []
+    report = worker.policy.episodes_ended
+
+    def spy(mask: np.ndarray) -> None:
+        report(mask)
+        ended.append(mask.copy())
+        after.append(None if worker.policy.ou_x is None else worker.policy.ou_x.numpy().copy())
+
+    worker.policy.episodes_ended = spy
+    rollout = worker.sample(600, kwargs)
+    worker.env.close()
+    return rollout.actions[:, :, 0] / 2.0, ended, after
+
+
+def test_rollout_workers_keep_ou_noise_correlated_and_restart_it_per_episode():
+    """Remote DDPG exploration was Gaussian whatever the job said; workers now run the OU process."""
+    ou, ended, after = _worker_noise({"ou": (0.2, 0.15, 1.0)})
+    gaussian, _, _ = _worker_noise({"sigma": 0.2})
+    first = ou[:200, 0]  # the first 200-step episode of env 0
+    assert np.corrcoef(first[:-1], first[1:])[0, 1] > 0.6, "OU noise on the worker is not autocorrelated"
+    assert abs(np.corrcoef(gaussian[:199, 0], gaussian[1:200, 0])[0, 1]) < 0.2
+    assert len(ended) == 2 and all(m.all() for m in ended)  # Pendulum truncates both envs at steps 199 and 400
+    assert all((x == 0).all() for x in after), "the OU state did not restart at an episode end"

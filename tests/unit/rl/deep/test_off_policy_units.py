@@ -116,3 +116,66 @@ def test_learning_rate_schedule_drives_every_optimizer(cls, env_id):
 def test_learning_rate_must_stay_positive(lr):
     with pytest.raises(ValueError, match="learning rate"):
         DQN.Hparams.model_validate({"lr": lr})
+
+
+@pytest.mark.parametrize("loss", ["huber", "mse"])
+def test_dqn_loss_is_the_chosen_td_loss(loss):
+    """TD errors of 5: Huber gives 4.5 (|δ| − 0.5), MSE 25 (the notes' L1904), on the same batch."""
+    from trainfleet.rl.core.replay import ReplaySample
+
+    hp = DQN.Hparams.model_validate({**SMALL, "loss": loss})
+    algo = DQN(RunContext("CartPole-v1", {}, 1, hp, seed=0))
+    obs = torch.zeros(4, 4)
+    with torch.no_grad():
+        q = algo.q(obs)[:, 0]
+        next_max = algo.target(obs).max(dim=1).values
+    rewards = q + 5.0 - hp.gamma * next_max  # y - Q(s, 0) = 5 for every row
+    batch = ReplaySample(obs, torch.zeros(4), rewards, obs, torch.zeros(4), torch.ones(4), np.arange(4))
+    got = float(algo.update(batch)["q"])
+    assert got == pytest.approx(4.5 if loss == "huber" else 25.0, rel=1e-5)
+    algo.close()
+
+
+@pytest.mark.parametrize(("job", "params"), [("dqn_cartpole_notes_q128.yaml", 898),
+                                             ("dqn_cartpole_keras_build_dqn.yaml", 770)])
+def test_notes_q_networks_have_the_notes_parameter_counts(job, params):
+    """build_q_network((4,), 2) and build_dqn((4,), 2) of the notes (L1658-1723), from their job files."""
+    from pathlib import Path
+
+    from trainfleet import jobs
+
+    spec = jobs.load_job(Path(__file__).resolve().parents[4] / "jobs" / "rl" / job)[0]
+    algo = DQN(RunContext("CartPole-v1", {}, 1, spec.typed_hparams, seed=0))
+    assert sum(p.numel() for p in algo.q.parameters()) == params
+    algo.close()
+
+
+@pytest.mark.parametrize(("cls", "env_id"), [(DQN, "CartPole-v1"), (DDPG, "Pendulum-v1"), (TD3, "Pendulum-v1")],
+                         ids=["dqn", "ddpg", "td3"])
+def test_activation_choice_reaches_every_network(cls, env_id):
+    """Learner networks and the rollout workers' policy copy all use hparams.activation."""
+    from torch import nn
+
+    from trainfleet.rl.core.workers import EnvConfig, env_spaces
+
+    hp = cls.Hparams.model_validate({**SMALL, "activation": "tanh"})
+    algo = cls(RunContext(env_id, {}, 1, hp, seed=0))
+    worker_copy = algo.worker_policy()(*env_spaces(EnvConfig(env_id, {}, 1)))
+    modules = [m for net in algo.networks().values() if isinstance(net, nn.Module) for m in net.modules()]
+    modules += list(worker_copy.modules())
+    assert any(isinstance(m, nn.Tanh) for m in modules) and not any(isinstance(m, nn.ReLU) for m in modules)
+    algo.close()
+
+
+def test_ddpg_notes_job_has_the_notes_400_300_networks():
+    """L2706-2740 on Pendulum (3 state dims, 1 action): actor 3-400-300-1, critic (3+1)-400-300-1."""
+    from pathlib import Path
+
+    from trainfleet import jobs
+
+    spec = jobs.load_job(Path(__file__).resolve().parents[4] / "jobs" / "rl" / "ddpg_pendulum_notes.yaml")[0]
+    algo = DDPG(RunContext("Pendulum-v1", {}, 1, spec.typed_hparams, seed=0))
+    actor, critic = (sum(p.numel() for p in net.parameters()) for net in (algo.ac.actor, algo.ac.critic))
+    assert actor == 3 * 400 + 400 + 400 * 300 + 300 + 300 + 1
+    assert critic == 4 * 400 + 400 + 400 * 300 + 300 + 300 + 1
+    algo.close()

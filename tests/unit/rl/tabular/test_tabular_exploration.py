@@ -10,7 +10,8 @@ from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.checkpoint import load_state, save_state
 from trainfleet.rl.tabular.dyna_q import DynaQ
 from trainfleet.rl.tabular.exploration import ExplorationHparams, Explorer
-from trainfleet.rl.tabular.monte_carlo import MonteCarloControl, MonteCarloPrediction, first_visit_returns
+from trainfleet.rl.tabular.monte_carlo import MonteCarloControl, MonteCarloPrediction, visit_returns
+from trainfleet.rl.tabular.off_policy_mc import OffPolicyMCControl, OffPolicyMCPrediction
 from trainfleet.rl.tabular.td_control import ExpectedSarsa, QLearning, Sarsa, max_target, td_update
 from trainfleet.rl.tabular.td_prediction import TD0Prediction
 
@@ -93,10 +94,13 @@ def test_sarsa_and_q_learning_targets_differ_when_the_next_action_is_not_greedy(
     assert expected.expected_value(3, 0) == pytest.approx(0.5 * 1.0 + 0.5 * np.mean([0.0, 1.0, 0.5, 0.2]))
 
 
-def test_first_visit_returns_by_hand():
+def test_first_and_every_visit_returns_by_hand():
     # states a b a c with rewards 1 0 2 3, gamma 0.5: G0 = 1 + 0.5*0 + 0.25*2 + 0.125*3 = 1.875
-    out = dict(first_visit_returns(["a", "b", "a", "c"], [1.0, 0.0, 2.0, 3.0], 0.5))
+    out = dict(visit_returns(["a", "b", "a", "c"], [1.0, 0.0, 2.0, 3.0], 0.5))
     assert out == {"a": 1.875, "b": 0.0 + 0.5 * 2.0 + 0.25 * 3.0, "c": 3.0}
+    # every visit adds a's second return, G2 = 2 + 0.5*3 = 3.5, latest first
+    every = visit_returns(["a", "b", "a", "c"], [1.0, 0.0, 2.0, 3.0], 0.5, every=True)
+    assert every == [("c", 3.0), ("a", 3.5), ("b", 1.75), ("a", 1.875)]
 
 
 @pytest.mark.parametrize(
@@ -108,6 +112,9 @@ def test_first_visit_returns_by_hand():
         (MonteCarloControl, {"start": "exploring"}),
         (MonteCarloPrediction, {"alpha": None}),
         (TD0Prediction, {}),
+        (MonteCarloPrediction, {"alpha": None, "visits": "every"}),
+        (OffPolicyMCPrediction, {"sampling": "ordinary", "behaviour_epsilon": 0.5, "gamma": 0.9}),
+        (OffPolicyMCControl, {"sampling": "weighted", "epsilon": 0.5}),
     ],
 )
 def test_checkpoint_resume_continues_exactly(cls, hp, tmp_path):
