@@ -7,8 +7,8 @@ import numpy as np
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.wrappers import single_env
 from trainfleet.rl.model_based.mcts import MCTS, UCT, MCTSHparams, TableSimulator
-from trainfleet.rl.tabular.dynamic_programming import solve_optimal
 from trainfleet.rl.tabular.model import TabularModel
+from trainfleet.rl.tabular.planning import solve_optimal
 
 ARMS = [0.2, 0.5, 0.8, 0.7, 0.1]
 

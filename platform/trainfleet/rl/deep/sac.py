@@ -49,6 +49,9 @@ class SACHparams(OffPolicyHparams):
 class SquashedGaussianActor(nn.Module):
     """π(a|s): a state-dependent diagonal Gaussian, squashed by tanh and rescaled to the action box."""
 
+    scale: torch.Tensor  # buffers, registered in __init__
+    center: torch.Tensor
+
     def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> None:
         super().__init__()
         act_dim = flat_dim(action_space)
@@ -102,6 +105,7 @@ class SAC(OffPolicyAlgorithm):
         super().__init__(ctx)
         hp = self.hp
         lr = self.learning_rate()
+        assert isinstance(self.action_space, gym.spaces.Box)  # space_problem, checked by require_spaces
         self.actor = SquashedGaussianActor(self.obs_space, self.action_space, hp.hidden).to(self.device)
         self.critic = TwinCritic(self.obs_space, self.action_space, hp.hidden).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)

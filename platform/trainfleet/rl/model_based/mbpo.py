@@ -22,6 +22,7 @@ from pydantic import Field
 
 from trainfleet.errors import SpecError
 from trainfleet.rl.core.algorithm import RunContext
+from trainfleet.rl.core.deterministic_actor_critic import flat_dim
 from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
 from trainfleet.rl.deep.sac import SAC, SACHparams
 from trainfleet.rl.model_based import known
@@ -43,8 +44,11 @@ class MBPOHparams(SACHparams):
 
 
 def concat(a: ReplaySample, b: ReplaySample) -> ReplaySample:
-    return ReplaySample(*(np.concatenate([x, y]) if isinstance(x, np.ndarray) else torch.cat([x, y])
-                          for x, y in zip(a, b)))
+    """Row-wise: the tensor fields by torch.cat, the numpy `indices` (the last field) by np.concatenate."""
+    return ReplaySample(obs=torch.cat([a.obs, b.obs]), actions=torch.cat([a.actions, b.actions]),
+                        rewards=torch.cat([a.rewards, b.rewards]), next_obs=torch.cat([a.next_obs, b.next_obs]),
+                        terminated=torch.cat([a.terminated, b.terminated]), weights=torch.cat([a.weights, b.weights]),
+                        indices=np.concatenate([a.indices, b.indices]))
 
 
 class MBPO(SAC):
@@ -57,7 +61,7 @@ class MBPO(SAC):
         if problem:
             raise SpecError(problem[1], path=problem[0])
         self.termination_fn = known.TERMINATIONS[ctx.env_id] if hp.known_termination else None
-        obs_dim, act_dim = int(np.prod(self.obs_space.shape)), int(np.prod(self.action_space.shape))
+        obs_dim, act_dim = flat_dim(self.obs_space), flat_dim(self.action_space)
         self.model = EnsembleDynamics(obs_dim, act_dim, hp.model, ctx.seed).to(self.device)
         self.model_replay = ReplayBuffer(hp.model_buffer_size, self.obs_space, self.action_space, ctx.seed + 7, self.device)
         self.model_metrics: dict[str, float] = {}

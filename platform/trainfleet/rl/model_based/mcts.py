@@ -73,10 +73,12 @@ class StateSimulator:
         self.env = env.unwrapped
 
     def step(self, state: Any, action: int, rng: np.random.Generator) -> tuple[Any, float, bool]:
-        self.env.state = np.array(state)
-        self.env.steps_beyond_terminated = None  # the copy is reused after it ended an episode
+        # `state` and `steps_beyond_terminated` are classic-control internals, not on gym.Env
+        # (simulator_for checks the unwrapped env has both)
+        self.env.state = np.array(state)  # type: ignore[attr-defined]
+        self.env.steps_beyond_terminated = None  # type: ignore[attr-defined]  # the copy is reused after it ended an episode
         _, reward, terminated, _, _ = self.env.step(action)
-        return tuple(np.asarray(self.env.state).tolist()), float(reward), bool(terminated)
+        return tuple(np.asarray(self.env.state).tolist()), float(reward), bool(terminated)  # type: ignore[attr-defined]
 
 
 def simulator_for(env: gym.Env, env_id: str) -> tuple[Simulator, Any]:
@@ -170,6 +172,7 @@ class MCTS(Algorithm):
         super().__init__(ctx)
         self.env = single_env(ctx.env_id, ctx.env_kwargs)
         self.require_spaces(self.env.observation_space, self.env.action_space)
+        assert isinstance(self.env.action_space, gym.spaces.Discrete)  # space_problem
         sim, self.state_of = simulator_for(single_env(ctx.env_id, ctx.env_kwargs), ctx.env_id)
         self.rng = np.random.default_rng(ctx.seed)
         self.uct = UCT(sim, int(self.env.action_space.n), self.hp, self.rng)

@@ -58,6 +58,9 @@ class DynamicsHparams(BaseModel):
 class Standardizer(nn.Module):
     """x -> (x − mean) / std with statistics set from data (buffers: saved with the weights)."""
 
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))

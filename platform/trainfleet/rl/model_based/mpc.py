@@ -75,7 +75,10 @@ def encode_actions(actions: torch.Tensor, space: gym.Space) -> torch.Tensor:
 
 
 def action_dim(space: gym.Space) -> int:
-    return int(space.n) if isinstance(space, gym.spaces.Discrete) else int(np.prod(space.shape))
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.n)
+    assert isinstance(space, gym.spaces.Box), "model-based control plans Box or Discrete actions"
+    return int(np.prod(space.shape))
 
 
 def imagined_returns(model: Dynamics, obs: np.ndarray, seqs: torch.Tensor, space: gym.Space, particles: int,
@@ -118,6 +121,7 @@ class MPC(Algorithm):
         self.env = single_env(ctx.env_id, ctx.env_kwargs)
         self.obs_space, self.action_space = self.env.observation_space, self.env.action_space
         self.require_spaces(self.obs_space, self.action_space)
+        assert isinstance(self.obs_space, gym.spaces.Box)  # space_problem: a 1-D Box
         self.reward_fn = known.REWARDS[ctx.env_id] if hp.known_reward else None
         self.termination_fn = known.TERMINATIONS[ctx.env_id] if hp.known_termination else None
         self.model: Dynamics = build_model(int(np.prod(self.obs_space.shape)), action_dim(self.action_space),

@@ -45,7 +45,10 @@ class Planner:
         self.hp, self.space = hp, action_space
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         self.generator = torch.Generator().manual_seed(seed)
-        if not self.discrete:
+        if isinstance(action_space, gym.spaces.Discrete):
+            self.n = int(action_space.n)
+        else:
+            assert isinstance(action_space, gym.spaces.Box), "planners handle Box or Discrete actions"
             self.low = torch.as_tensor(action_space.low, dtype=torch.float32)
             self.high = torch.as_tensor(action_space.high, dtype=torch.float32)
         self.reset()
@@ -56,7 +59,7 @@ class Planner:
     def uniform(self, n: int) -> torch.Tensor:
         h = self.hp.horizon
         if self.discrete:
-            return torch.randint(int(self.space.n), (n, h), generator=self.generator)
+            return torch.randint(self.n, (n, h), generator=self.generator)
         u = torch.rand((n, h, *self.low.shape), generator=self.generator)
         return self.low + (self.high - self.low) * u
 
@@ -74,23 +77,25 @@ class CEMPlanner(Planner):
     def reset(self) -> None:
         h = self.hp.horizon
         if self.discrete:
-            self.probs = torch.full((h, int(self.space.n)), 1.0 / int(self.space.n))
+            self.probs = torch.full((h, self.n), 1.0 / self.n)
         else:
             self.mean = ((self.low + self.high) / 2).expand(h, *self.low.shape).clone()
 
-    def _propose(self, std: torch.Tensor) -> torch.Tensor:
+    def _propose(self, std: torch.Tensor | None) -> torch.Tensor:
         n = self.hp.candidates
         if self.discrete:
             return torch.multinomial(self.probs, n, replacement=True, generator=self.generator).T
+        assert std is not None  # Box actions always carry a std
         eps = torch.randn((n, *self.mean.shape), generator=self.generator)
         return torch.max(torch.min(self.mean + std * eps, self.high), self.low)
 
-    def _refit(self, elites: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    def _refit(self, elites: torch.Tensor, std: torch.Tensor | None) -> torch.Tensor | None:
         a = self.hp.alpha
         if self.discrete:
-            freq = torch.nn.functional.one_hot(elites, int(self.space.n)).float().mean(0)
+            freq = torch.nn.functional.one_hot(elites, self.n).float().mean(0)
             self.probs = a * self.probs + (1 - a) * freq
             return std
+        assert std is not None  # Box actions always carry a std
         self.mean = a * self.mean + (1 - a) * elites.mean(0)
         return a * std + (1 - a) * elites.std(0)
 
@@ -106,12 +111,14 @@ class CEMPlanner(Planner):
                 best_seq, best_return = seqs[top[0]].clone(), float(returns[top[0]])
             std = self._refit(seqs[top], std)
         self._shift()
+        # None only if every imagined return was NaN (mapped to -inf) in every round
+        assert best_seq is not None, "CEM: every candidate's imagined return was NaN"
         return best_seq[0].numpy(), best_return
 
     def _shift(self) -> None:
         """Warm start: drop the step just taken, repeat a fresh guess at the end."""
         if self.discrete:
-            self.probs = torch.cat([self.probs[1:], torch.full_like(self.probs[:1], 1.0 / int(self.space.n))])
+            self.probs = torch.cat([self.probs[1:], torch.full_like(self.probs[:1], 1.0 / self.n)])
         else:
             self.mean = torch.cat([self.mean[1:], ((self.low + self.high) / 2)[None]])
 
