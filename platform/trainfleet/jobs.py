@@ -44,6 +44,9 @@ class Resources(_Strict):
         "auto", description="DL: in_trial = the loop inside the Tune trial; ray_train = a TorchTrainer; "
         "auto = ray_train only for several workers or GPUs")
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
+    executor: Literal["auto", "in_process", "ray"] = Field(
+        "auto", description="in_process = the trial loop in the `trainfleet run` process, no Ray; ray = a Tune "
+        "trial; auto = in_process when the job needs nothing from Ray (launch/executor.py)")
 
 
 class Stop(_Strict):
@@ -304,6 +307,9 @@ def hparams_model(spec: JobSpec, *, file: str | None = None) -> BaseModel:
 
 
 def _check_resources(spec: JobSpec, file: str | None) -> None:
+    from trainfleet.launch import executor
+
+    executor.check(spec, file=file)
     r = spec.resources
     if isinstance(r.learner_gpus, int) and r.learner_gpus > 1:
         raise SpecError(
