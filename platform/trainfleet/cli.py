@@ -23,7 +23,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise UserError("give a job file, or --resume RUN_DIR")
         spec, raw = jobs.load_job(args.job, jobs.parse_set_args(args.set))
         job_file = args.job
-    from trainfleet.launch.run import run_job  # imports Ray: only once the spec is known to be good
+    from trainfleet.launch.run import run_job  # Ray, where the job needs it, only once the spec is good
 
     outcome = run_job(
         spec, raw, job_file=job_file, output_root=args.output, address=args.address,
