@@ -101,6 +101,7 @@ def spec_of(job: str, **overrides) -> jobs.JobSpec:
     ("rl/ppo_cartpole.yaml", {"resources.rollout_workers": 1}, "ray"),
     ("sweeps/q_learning_alpha_epsilon.yaml", {}, "ray"),
     ("rl/q_learning_frozenlake.yaml", {"resources.executor": "ray"}, "ray"),
+    ("rl/q_learning_frozenlake.yaml", {"checkpoint.max_failures": 1}, "ray"),
     ("dl/mlp_digits.yaml", {}, "in_process"),
     ("dl/mlp_digits.yaml", {"resources.trainer": "ray_train"}, "ray"),
     ("dl/mlp_digits.yaml", {"resources.num_workers": 2}, "ray"),

@@ -4,9 +4,10 @@ Most curriculum jobs are one trial that trains for seconds: starting Ray, a Tune
 trial actor costs more than their training. A job that needs nothing from Ray runs its trial
 loop in the driver (`in_process.py`) and never imports Ray. `resources.executor` chooses:
 
-- `auto` (default): in this process when the job is one trial (no `tune:`), joins no cluster
-  (no `--address`, no RAY_ADDRESS), and is native RL with `rollout_workers: 0`, or a DL engine job
-  on one worker without a GPU (not `trainer: ray_train`, not a text model); else `ray`.
+- `auto` (default): in this process when the job is one trial (no `tune:`, no trial restarts:
+  `checkpoint.max_failures: 0`), joins no cluster (no `--address`, no RAY_ADDRESS), and is native
+  RL with `rollout_workers: 0`, or a DL engine job on one worker without a GPU (not
+  `trainer: ray_train`, not a text model); else `ray`.
 - `in_process`: always in this process; a job that needs Ray is a spec error naming why.
 - `ray`: always a Tune trial (sweeps, clusters, rollout actors, Ray Train, RLlib need it anyway).
 
@@ -31,6 +32,8 @@ def needs_ray(spec: JobSpec) -> str | None:
     r = spec.resources
     if spec.tune is not None:
         return "a `tune:` sweep runs its trials on Ray Tune"
+    if spec.checkpoint.max_failures > 0:
+        return "checkpoint.max_failures restarts a failed trial through Ray Tune"
     if spec.is_rl:
         if spec.backend != "native":
             return f"the {spec.backend} backend trains on Ray"
