@@ -36,8 +36,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from whole_process import PARTS, run_marked
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,11 +56,8 @@ def trainfleet_run(seed: int, out_root: Path, executor: str) -> dict[str, Any]:
     argv = ["run", str(JOB), "--output", str(out_root), "--set", f"seed={seed}", "--set", f"resources.executor={executor}"]
     r = run_marked(argv, out_root, ROOT)
     s, m = r["summary"], r["summary"]["final_metrics"]
-    times = [row["time_s"] for row in pq.read_table(r["run_dir"] / "metrics.parquet").to_pylist()]
-    steps = sorted(b - a for a, b in zip(times, times[1:]))
     return {"wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "train_s": s["train_s"], "time_s": m["time_s"],
             "iterations": m["iteration"], "env_steps": m["env_steps"], "parts": r["parts"],
-            "first_iteration_extra_s": times[0] - steps[len(steps) // 2],
             "reached": s["stop_reason"] == "episode_return_mean"}
 
 
@@ -81,7 +76,27 @@ def med(rows: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
 
-def write_report(tf: dict[str, list[dict[str, Any]]], sb3: list[dict[str, Any]], loads: tuple[float, float]) -> None:
+IMPORTS = """
+import json, time
+t0 = time.perf_counter()
+import torch
+t1 = time.perf_counter()
+torch.optim.Adam(torch.nn.Linear(2, 2).parameters())
+t2 = time.perf_counter()
+import pandas
+t3 = time.perf_counter()
+print(json.dumps({"import torch": t1 - t0, "first torch.optim optimiser (imports torch._dynamo)": t2 - t1,
+                  "import pandas (trainfleet: pyarrow's first table)": t3 - t2}))
+"""
+
+
+def import_probe() -> dict[str, float]:
+    proc = subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def write_report(tf: dict[str, list[dict[str, Any]]], sb3: list[dict[str, Any]], probes: list[dict[str, float]],
+                 loads: tuple[float, float]) -> None:
     local, on_ray = tf["in_process"], tf["ray"]
     ratio = {e: statistics.median(a["wall_s"] / b["wall_s"] for a, b in zip(tf[e], sb3)) for e in EXECUTORS}
     tax = {e: [r["train_s"] / r["time_s"] for r in tf[e]] for e in EXECUTORS}
@@ -126,9 +141,8 @@ def write_report(tf: dict[str, list[dict[str, Any]]], sb3: list[dict[str, Any]],
     lines += [
         f"| whole command | {med(local, 'wall_s'):.2f} | {med(on_ray, 'wall_s'):.2f} |",
         "",
-        f"Of `training`, the first iteration took {med(local, 'first_iteration_extra_s'):.2f} s (in process, median) "
-        "more than a typical one: lazy imports on the first optimiser step (torch._dynamo, which every "
-        "torch.optim optimiser imports on first use; SB3's script pays it too).",
+        "Imports that both trainfleet and SB3 pay, each in a fresh process after the rounds (median): "
+        + "; ".join(f"{name} {statistics.median(p[name] for p in probes):.2f} s" for name in probes[0]) + ".",
         "",
     ]
     OUT.write_text("\n".join(lines) + "\n")
@@ -151,7 +165,8 @@ def main() -> None:
                 side()
                 last = sb3[-1] if name == "sb3" else tf[name][-1]
                 print(seed, name, f"{last['wall_s']:.1f} s", flush=True)
-    write_report(tf, sb3, (load_start, os.getloadavg()[0]))
+    probes = [import_probe() for _ in range(3)]
+    write_report(tf, sb3, probes, (load_start, os.getloadavg()[0]))
 
 
 if __name__ == "__main__":

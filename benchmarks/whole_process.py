@@ -1,6 +1,6 @@
 """`trainfleet run` as a fresh whole process, split into its parts (shared by overhead.py and dl_small_jobs.py).
 
-The process runs the CLI as the console script does (main, then a normal exit) with one time mark
+The process runs the CLI as the console script does (`cli.console`: main, then the exit) with one time mark
 taken when `run_job` starts; with the run's summary.json that splits the wall time into:
 
   python + imports + validate   interpreter start, imports, YAML + spec validation
@@ -28,17 +28,19 @@ PARTS = ["python + imports + validate", "ray start", "run set-up", "trial set-up
 PROBE = """
 import json, sys, time
 import trainfleet.launch.run as run
-from trainfleet.cli import main
+from trainfleet import cli
 marks_file, argv = sys.argv[1], sys.argv[2:]
 marks = {}
-real_run_job = run.run_job
+real_run_job, real_main = run.run_job, cli.main
 def run_job(*args, **kwargs):
     marks["run_job"] = time.time()
     return real_run_job(*args, **kwargs)
-run.run_job = run_job
-rc = main(argv)
-open(marks_file, "w").write(json.dumps(marks))
-sys.exit(rc)
+def main(argv):
+    rc = real_main(argv)
+    open(marks_file, "w").write(json.dumps(marks))
+    return rc
+run.run_job, cli.main = run_job, main
+cli.console(argv)
 """
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -178,5 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return terminal.run(build_parser(), argv)
 
 
+def console(argv: Sequence[str] | None = None) -> None:
+    """The `trainfleet` command: `main`, then the process exit. Freezing the collector's objects first
+    spares the interpreter's shutdown a walk over every one of them (~1 s here once torch._dynamo is
+    loaded, 0.3 s frozen); atexit handlers (Ray's shutdown among them) still run."""
+    code = main(argv)
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from trainfleet.launch.recording import Fitted, RunLog, as_reported
 
 if TYPE_CHECKING:
     from trainfleet.jobs import JobSpec
+    from trainfleet.launch.session import TrialSession
 
 TRIAL_ID = "in_process"  # the trial_id column of metrics.parquet (Tune runs have Tune's trial id)
 LATEST = Path("checkpoints") / "latest"
@@ -64,7 +65,7 @@ class InProcessSession:
     def __init__(self, log: RunLog, interrupts: _DeferredInterrupt) -> None:
         self.log = log
         self.interrupts = interrupts
-        self._replayed = False
+        self._reported = False
 
     @contextmanager
     def start_checkpoint(self) -> Iterator[Path | None]:
@@ -72,23 +73,26 @@ class InProcessSession:
         yield latest if latest.is_dir() else None
 
     def report(self, metrics: dict[str, Any], checkpoint: Path | None = None) -> None:
-        if not self._replayed:  # a resumed run redoes what came after its checkpoint: drop the old rows
+        if not self._reported:  # a resumed run redoes what came after its checkpoint: drop the old rows
             self.log.metrics.drop_from(self.trial_id, int(metrics[results.ITERATION]))
-            self._replayed = True
+            self._reported = True
         with self.interrupts.deferred():
             self.log.add_result(self.trial_id, as_reported(metrics))
             if checkpoint is not None:
                 self.log.add_checkpoint(self.trial_id, checkpoint)
 
 
-def check_resumable(run_dir: Path) -> None:
+def check_resumable(run_dir: Path, spec: JobSpec) -> None:
     """Before anything starts: the checkpoint a resume continues from loads (else a one-line exit 2)."""
     latest = run_dir / LATEST
     if not latest.is_dir():
         return  # interrupted before its first checkpoint: it starts over, as a Tune trial would
+    from trainfleet.launch.runner import PROGRESS_FILE
     from trainfleet.rl.core.checkpoint import STATE_FILE, load_weights_only
 
     load_weights_only(latest / STATE_FILE)
+    if spec.is_rl:
+        results.read_json(latest / PROGRESS_FILE)
 
 
 def completed(run_dir: Path) -> dict[str, Any] | None:
@@ -119,7 +123,7 @@ def fit(spec: JobSpec, run_dir: Path, stream: Any = None) -> Fitted:
     return Fitted(status, error, log.last_result, time.perf_counter() - t0)
 
 
-def _loop(spec: JobSpec) -> Any:
+def _loop(spec: JobSpec) -> Callable[[JobSpec, TrialSession], None]:
     if spec.is_rl:
         from trainfleet.launch.trial import run_rl
 

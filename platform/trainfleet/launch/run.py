@@ -176,7 +176,7 @@ def run_job(
     local = spec.resources.executor == "in_process"
     if resume_dir:
         if local:
-            in_process.check_resumable(Path(resume_dir))
+            in_process.check_resumable(Path(resume_dir), spec)
             done = in_process.completed(Path(resume_dir))
             if done is not None:
                 return RunOutcome(run_dir=Path(resume_dir).resolve(), status="completed", summary=done)
