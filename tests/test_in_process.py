@@ -134,3 +134,15 @@ def test_ctrl_c_during_a_checkpoint_copy_waits_for_the_copy():
     assert copied == ["whole"]
     with pytest.raises(KeyboardInterrupt):
         interrupts.handler(signal.SIGINT, None)  # between copies: at once
+
+
+def test_resuming_a_finished_in_process_run_trains_no_further(runs):
+    rc, lines = run_cli("run", str(JOBS / "rl" / "q_learning_frozenlake.yaml"), "--output", str(runs),
+                        "--set", "stop.iterations=2", "--set", "hparams.episodes_per_iteration=20")
+    assert rc == 0, lines[-5:]
+    run_dir = Path(lines[-1].removeprefix("run dir: "))
+    before = {name: (run_dir / name).read_bytes() for name in ("summary.json", "metrics.parquet")}
+    rc, lines = run_cli("run", "--resume", str(run_dir))
+    assert rc == 0 and lines[-2:] == ["stopped: iterations", f"run dir: {run_dir}"], lines
+    assert not [ln for ln in lines if ln.startswith("iter ")]
+    assert {name: (run_dir / name).read_bytes() for name in before} == before
