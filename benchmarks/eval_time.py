@@ -33,7 +33,8 @@ WITH_RAY = """
 import sys, time
 t0 = time.perf_counter()
 import ray
-from trainfleet.launch.runner import build_runner, read_trial_spec
+from trainfleet.launch.runner import build_runner
+from trainfleet.results import read_trial_spec
 from trainfleet.rl.core.evaluate import evaluate_policy
 from trainfleet.results import final_checkpoint
 ray.init(address="local", include_dashboard=False, logging_level="ERROR", log_to_driver=False)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from trainfleet.rl.envs.slippery_grid import GAMMA, SlipperyGridEnv
-from trainfleet.rl.tabular.dynamic_programming import value_iteration_sweep
+from trainfleet.rl.tabular.planning import value_iteration_sweep
 from trainfleet.rl.tabular.model import TabularModel
 
 THETA = 1e-6

@@ -53,35 +53,34 @@ def scores(vectors: np.ndarray, words: list[str], norm) -> dict[str, float]:
     return out | {"analogy": a["accuracy"], "analogy_coverage": a["coverage"]}
 
 
-def trainfleet_run(corpus: Corpus, hp: Hparams, seed: int) -> tuple[np.ndarray, float]:
+def trainfleet_run(corpus: Corpus, hp: Hparams, epochs: int, seed: int) -> tuple[np.ndarray, float]:
     model = SkipGram(hp, corpus.vocab, seed)
     t0 = time.perf_counter()
-    word2vec_loop.train(model, corpus.ids, seed)
-    return model.embeddings.numpy(), corpus.n_words * hp.epochs / (time.perf_counter() - t0)
+    word2vec_loop.train(model, corpus.ids, epochs, seed)
+    return model.embeddings.numpy(), corpus.n_words * epochs / (time.perf_counter() - t0)
 
 
-def gensim_run(corpus: Corpus, hp: Hparams, seed: int, workers: int) -> tuple[np.ndarray, list[str], float]:
+def gensim_run(corpus: Corpus, hp: Hparams, epochs: int, seed: int, workers: int) -> tuple[np.ndarray, list[str], float]:
     from gensim.models import Word2Vec
 
     g = Word2Vec(vector_size=hp.dim, window=hp.window, negative=hp.negative, hs=0, sample=hp.sample, min_count=hp.min_count,
-                 alpha=hp.lr, min_alpha=hp.min_lr, sg=1, workers=workers, seed=seed, epochs=hp.epochs)
+                 alpha=hp.lr, min_alpha=hp.min_lr, sg=1, workers=workers, seed=seed, epochs=epochs)
     g.build_vocab(corpus.tokens)
     t0 = time.perf_counter()
-    g.train(corpus.tokens, total_examples=len(corpus.tokens), epochs=hp.epochs)
+    g.train(corpus.tokens, total_examples=len(corpus.tokens), epochs=epochs)
     seconds = time.perf_counter() - t0
-    return g.wv.vectors, list(g.wv.index_to_key), corpus.n_words * hp.epochs / seconds
+    return g.wv.vectors, list(g.wv.index_to_key), corpus.n_words * epochs / seconds
 
 
 def ray_train_run(spec: jobs.JobSpec, corpus: Corpus, workers: int) -> tuple[float, float, float]:
     """(steady words/s over epochs 2..E, best epoch words/s, start-up + first-epoch seconds) through TorchTrainer."""
-    from trainfleet.dl.build import hparams
     from trainfleet.dl.text import artifacts
     from trainfleet.dl.text.train import _word2vec
 
     spec = spec.model_copy(update={"resources": spec.resources.model_copy(update={"num_workers": workers})})
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        ckpt = _word2vec(spec, hparams(spec), corpus, Path(d))
+        ckpt = _word2vec(spec, spec.typed_hparams, corpus, Path(d))
         wall = time.perf_counter() - t0
         history = artifacts.read(ckpt).history
     rates = [r["words_per_s"] for r in history[1:]] or [history[0]["words_per_s"]]
@@ -92,12 +91,12 @@ def ray_train_run(spec: jobs.JobSpec, corpus: Corpus, workers: int) -> tuple[flo
 def cpu_time_rounds(rounds: int, epochs: int) -> list[str]:
     """Alternate trainfleet (in-process loop) and gensim, 1 thread each, on Lee: words per CPU second."""
     corpus = build_corpus(lee(), Hparams())
-    hp = Hparams(epochs=epochs)
+    hp = Hparams()
     ours, theirs = [], []
     for r in range(rounds):
         model = SkipGram(hp, corpus.vocab, r)
         t = time.process_time()
-        word2vec_loop.train(model, corpus.ids, r)
+        word2vec_loop.train(model, corpus.ids, epochs, r)
         ours.append(corpus.n_words * epochs / (time.process_time() - t))
         from gensim.models import Word2Vec
 
@@ -129,12 +128,11 @@ def main() -> None:
         RESULTS.write_text(RESULTS.read_text() + "\n".join(lines) + "\n")
         print("\n".join(lines))
         return
-    spec, _ = jobs.load_job(JOB, {"hparams.epochs": args.epochs, "stop.epochs": args.epochs})
-    from trainfleet.dl.build import hparams
+    spec, _ = jobs.load_job(JOB, {"stop.epochs": args.epochs})
     from functools import partial
     from trainfleet.dl.text.preprocess import normalize_word
 
-    hp = hparams(spec)
+    hp = spec.typed_hparams
     norm = partial(normalize_word, hp.preprocess)
     wiki = build_corpus(wiki_head500(), hp)
     lines = [f"# Word2vec: trainfleet skip-gram vs gensim {__import__('gensim').__version__}", ""]
@@ -144,18 +142,18 @@ def main() -> None:
                  f"torch {torch.__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.")
     lines.append(f"Corpus: gensim's head500 Wikipedia sample, {wiki.n_words:,} in-vocabulary words, vocabulary {len(wiki.vocab):,} "
                  f"(min-count {hp.min_count}); skip-gram, dim {hp.dim}, window {hp.window}, {hp.negative} negatives, "
-                 f"sample {hp.sample}, lr {hp.lr} -> {hp.min_lr}, {hp.epochs} epochs. Probe words are stemmed like the corpus.")
+                 f"sample {hp.sample}, lr {hp.lr} -> {hp.min_lr}, {args.epochs} epochs. Probe words are stemmed like the corpus.")
     lines += ["", "## Quality (same settings and seeds)", "",
               "| seed | implementation | WordSim-353 rho | SimLex-999 rho | analogy accuracy | analogy coverage | words/s (1 thread) |",
               "|---:|---|---:|---:|---:|---:|---:|"]
     ours, theirs, our_speed, their_speed = [], [], [], []
     for seed in range(args.seeds):
-        v, sp = trainfleet_run(wiki, hp, seed)
+        v, sp = trainfleet_run(wiki, hp, args.epochs, seed)
         s = scores(v, list(wiki.vocab.words), norm)
         ours.append(s)
         our_speed.append(sp)
         lines.append(f"| {seed} | trainfleet | {s['wordsim353']:.3f} | {s['simlex999']:.3f} | {s['analogy']:.3f} | {s['analogy_coverage']:.3f} | {sp:,.0f} |")
-        gv, gw, gsp = gensim_run(wiki, hp, seed, 1)
+        gv, gw, gsp = gensim_run(wiki, hp, args.epochs, seed, 1)
         g = scores(gv, gw, norm)
         theirs.append(g)
         their_speed.append(gsp)
@@ -174,7 +172,7 @@ def main() -> None:
 
     lines += ["", "## Speed", "", "| variant | words/s (steady) | best epoch | ratio to gensim 1 thread |", "|---|---:|---:|---:|"]
     g1 = statistics.median(their_speed)
-    _, _, g2 = gensim_run(wiki, hp, 0, 2)
+    _, _, g2 = gensim_run(wiki, hp, args.epochs, 0, 2)
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
@@ -182,7 +180,7 @@ def main() -> None:
     r2, b2, s2 = ray_train_run(spec, wiki, 2)
     ray.shutdown()
     lee_corpus = build_corpus(lee(), Hparams())
-    _, lee_speed = trainfleet_run(lee_corpus, Hparams(epochs=args.epochs), 0)
+    _, lee_speed = trainfleet_run(lee_corpus, Hparams(), args.epochs, 0)
     rows = [("gensim, 1 worker thread (median of the quality runs)", g1, g1), ("gensim, 2 worker threads", g2, g2),
             ("trainfleet in-process loop, 1 thread (median of the quality runs)", statistics.median(our_speed), max(our_speed)),
             ("trainfleet, Ray Train 1 worker", r1, b1), ("trainfleet, Ray Train 2 workers (average every 4 batches)", r2, b2)]

@@ -15,6 +15,7 @@ from trainfleet import jobs, registry, results
 from trainfleet.cli import main
 from trainfleet.errors import SpecError
 from trainfleet.rl import rllib, rllib_policy
+from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.envs import make_env
 
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
@@ -78,7 +79,7 @@ def test_train_checkpoint_restore_act(ray_session, tmp_path, job, overrides):
     """Each algorithm trains, checkpoints, resumes from a checkpoint dir that Tune then deletes, and acts."""
     spec = jobs.load_job(JOBS / "rl" / job, overrides)[0]
     cls = registry.algorithm(spec.algorithm, "rllib").load()
-    first = cls(spec)
+    first = cls(RunContext.from_spec(spec))
     try:
         before = first.train_iteration()
         first.save(tmp_path / "ckpt")
@@ -90,7 +91,7 @@ def test_train_checkpoint_restore_act(ray_session, tmp_path, job, overrides):
             np.testing.assert_allclose(weights_only(obs), first.act(obs), rtol=1e-5, atol=1e-6)
     finally:
         first.close()
-    resumed = cls(spec)
+    resumed = cls(RunContext.from_spec(spec))
     try:
         resumed.restore(tmp_path / "ckpt")
         shutil.rmtree(tmp_path / "ckpt")
@@ -107,7 +108,7 @@ def test_train_checkpoint_restore_act(ray_session, tmp_path, job, overrides):
 def test_spec_becomes_algorithm_config():
     spec = jobs.load_job(JOBS / "rl" / "dqn_cartpole_rllib.yaml", {"resources.rollout_workers": 2, "env.num_envs": 4,
                                                                    "hparams.prioritized_replay": False, "seed": 7})[0]
-    config = rllib.RLlibDQN(spec).algorithm_config()
+    config = rllib.RLlibDQN(RunContext.from_spec(spec)).algorithm_config()
     assert config.num_env_runners == 2 and config.num_envs_per_env_runner == 4 and config.seed == 7
     assert config.double_q and config.dueling and config.num_learners == 0
     assert config.replay_buffer_config["type"] == "EpisodeReplayBuffer"
@@ -116,7 +117,7 @@ def test_spec_becomes_algorithm_config():
 
 def test_episode_return_is_a_running_mean_over_whole_episodes():
     spec = jobs.load_job(JOBS / "rl" / "ppo_cartpole_rllib.yaml", {"hparams.episode_window": 3})[0]
-    runner = rllib.RLlibPPO(spec)
+    runner = rllib.RLlibPPO(RunContext.from_spec(spec))
     first = runner.platform_metrics({
         "num_env_steps_sampled_lifetime": 100.0,
         "env_runners": {rllib.EPISODE_RETURNS: [10.0, 20.0], rllib.EPISODE_LENGTHS: [10, 20], "num_episodes_lifetime": 2},

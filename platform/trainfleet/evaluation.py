@@ -8,10 +8,10 @@ data: weights-only tensors and a stored spec that passes the same validation as 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from trainfleet import jobs, results
 from trainfleet.errors import UserError
@@ -35,12 +35,11 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, gif: str | None = None
         from trainfleet.dl.evaluate import evaluate_dl_run
 
         return evaluate_dl_run(run_dir, ckpt)
-    from trainfleet.launch.runner import read_trial_spec
     from trainfleet.rl.core.evaluate import evaluate_policy
 
-    trial = read_trial_spec(ckpt)
+    trial = results.read_trial_spec(ckpt)
     with greedy_policy(trial, ckpt) as act:
-        returns, frames = evaluate_policy(trial.env.id, trial.env.kwargs, act, episodes, record_frames=gif is not None)
+        returns, frames = evaluate_policy(trial.rl_env.id, trial.rl_env.kwargs, act, episodes, record_frames=gif is not None)
     if gif:
         write_gif(frames, Path(gif))
     return {
@@ -57,17 +56,18 @@ def greedy_policy(spec: jobs.JobSpec, ckpt: Path) -> Iterator[Callable[[Any], An
         from trainfleet.rl import rllib_policy
         from trainfleet.rl.core.wrappers import single_env
 
-        env = single_env(spec.env.id, spec.env.kwargs)
+        env = single_env(spec.rl_env.id, spec.rl_env.kwargs)
         space = env.action_space
         env.close()
         yield rllib_policy.load(ckpt, space)
         return
-    from trainfleet.launch.runner import NativeRunner
+    from trainfleet.launch.runner import NativeRunner, build_runner
     from trainfleet.rl.core.checkpoint import array_shapes, load_state, weights_fit
 
     in_process = spec.model_copy(update={"resources": spec.resources.model_copy(update={"rollout_workers": 0})})
     state = load_state(ckpt)
-    runner = NativeRunner(in_process)
+    runner = build_runner(in_process)
+    assert isinstance(runner, NativeRunner)  # backend native: rllib returned above
     try:
         built = array_shapes(runner.algo.get_state())
         with weights_fit(ckpt):

@@ -7,134 +7,28 @@ algorithm. Every problem becomes a `SpecError` naming the file and the dotted fi
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError
 
 from trainfleet import registry, spec_checks, spec_paths, yaml_safety
 from trainfleet.errors import SpecError, did_you_mean, excerpt
-from trainfleet.fields import Seed
+from trainfleet.schema import (
+    SPACE_KINDS,
+    EnvSpec,
+    JobSpec,
+    Resources,
+    TuneSpec,
+    apply_overrides,
+    resolved_dict,
+)
 
-# A run directory is NAME-YYYYmmdd-HHMMSS[-n]: the name leaves room for that within the
-# 255 bytes a file name may have on common filesystems.
-MAX_NAME = 200
+__all__ = ["JobSpec", "EnvSpec", "Resources", "TuneSpec", "apply_overrides", "resolved_dict", "load_job", "parse_spec",
+           "parse_set_args", "read_yaml", "check_capacity", "hparams_model"]
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class EnvSpec(_Strict):
-    id: str = Field(description="gymnasium environment id")
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="passed to gymnasium.make")
-    num_envs: int = Field(1, ge=1, le=4096, description="vectorised copies per rollout worker")
-
-
-class Resources(_Strict):
-    rollout_workers: int = Field(0, ge=0, description="Ray actors stepping envs; 0 = in the trial process")
-    cpus_per_worker: float = Field(1.0, gt=0, description="CPU reserved per rollout worker")
-    learner_cpus: float = Field(1.0, gt=0, description="CPU reserved for the learner (the trial itself)")
-    learner_gpus: int | Literal["auto"] = Field(0, description="0, 1, or auto (one if the cluster has one)")
-    num_workers: int = Field(1, ge=1, description="DL: Ray Train workers (DDP when > 1)")
-    use_gpu: bool | Literal["auto"] = Field(False, description="DL: one GPU per Train worker")
-    trainer: Literal["auto", "in_trial", "ray_train"] = Field(
-        "auto", description="DL: in_trial = the loop inside the Tune trial; ray_train = a TorchTrainer; "
-        "auto = ray_train only for several workers or GPUs")
-    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
-    executor: Literal["auto", "in_process", "ray"] = Field(
-        "auto", description="in_process = the trial loop in the `trainfleet run` process, no Ray; ray = a Tune "
-        "trial; auto = in_process when the job needs nothing from Ray (launch/executor.py)")
-
-
-class Stop(_Strict):
-    """Stop at the first criterion met. Metric thresholds stop when reached (>=)."""
-
-    episode_return_mean: float | None = None
-    env_steps: int | None = Field(None, ge=1)
-    iterations: int | None = Field(None, ge=1)
-    time_s: float | None = Field(None, gt=0)
-    epochs: int | None = Field(None, ge=1)
-    val_accuracy: float | None = None
-
-
-class CheckpointSpec(_Strict):
-    every: int = Field(10, ge=1, description="checkpoint every N iterations (and always at the end)")
-    keep: int = Field(3, ge=1, description="checkpoints kept per trial")
-    max_failures: int = Field(
-        0, ge=0, description="times a failed trial restarts from its last checkpoint (a lost node, a killed process)"
-    )
-
-
-Domain = dict[Literal["grid", "choice", "uniform", "loguniform", "randint"], list[Any]]
-
-
-class TuneSpec(_Strict):
-    metric: str = "episode_return_mean"
-    mode: Literal["max", "min"] = "max"
-    num_samples: int = Field(1, ge=1)
-    scheduler: Literal["fifo", "asha", "pbt"] = "fifo"
-    searcher: Literal["random", "optuna"] = "random"
-    max_concurrent_trials: int | None = Field(None, ge=1)
-    grace_period: int = Field(2, ge=1, description="ASHA: iterations before a trial may be stopped")
-    perturbation_interval: int = Field(
-        4, ge=1, description="PBT: iterations between exploit/explore (default: checkpoint.every)"
-    )
-    space: dict[str, Domain] = Field(default_factory=dict, description="spec path -> search domain")
-
-
-class JobSpec(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_NAME)
-    algorithm: str | None = None
-    model: str | None = None
-    task: str | None = None
-    backend: Literal["native", "rllib"] = "native"
-    env: EnvSpec | None = None
-    data: dict[str, Any] | None = None
-    resources: Resources = Field(default_factory=Resources)
-    hparams: dict[str, Any] = Field(default_factory=dict)
-    stop: Stop = Field(default_factory=Stop)
-    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
-    seed: Seed = 0
-    tune: TuneSpec | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> "JobSpec":
-        if (self.algorithm is None) == (self.model is None):
-            raise ValueError("a job names exactly one of `algorithm` (RL) or `model` (DL)")
-        if self.algorithm is not None and self.env is None:
-            raise ValueError("an RL job needs `env: {id: ...}`")
-        if not any(v is not None for v in self.stop.model_dump().values()):
-            raise ValueError("`stop` needs at least one criterion (iterations, env_steps, time_s, ...)")
-        return self
-
-    @model_validator(mode="after")
-    def _pbt_cadence(self) -> "JobSpec":
-        """PBT clones the checkpoint a trial reports at its perturbation: one field fills the other."""
-        t = self.tune
-        if t is not None and t.scheduler == "pbt":
-            if "perturbation_interval" not in t.model_fields_set:
-                t.perturbation_interval = self.checkpoint.every
-            elif "every" not in self.checkpoint.model_fields_set:
-                self.checkpoint.every = t.perturbation_interval
-        return self
-
-    @property
-    def is_rl(self) -> bool:
-        return self.algorithm is not None
-
-    @property
-    def iteration_budget(self) -> int | None:
-        """The iteration (DL: epoch) at which every run stops anyway, when `stop:` fixes one."""
-        return min((v for v in (self.stop.iterations, self.stop.epochs) if v is not None), default=None)
-
-
-SPACE_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
-
-
-_UNION_TAGS = re.compile(r"^(float|int|str|bool|[A-Z][A-Za-z0-9]*)$|^function-")
+_UNION_TAGS = re.compile(r"^(float|int|str|bool|[A-Z][A-Za-z0-9]*)$|^function-|^dict\[")
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -177,17 +71,20 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     if not isinstance(raw, dict):
         raise SpecError("a job spec must be a YAML mapping of fields", file=file)
     spec_checks.check_finite(raw, file=file)
+    raw = _moved_epochs(raw, file)
     try:
         spec = JobSpec.model_validate(raw)
     except ValidationError as err:
         loc = err.errors()[0]["loc"]
         _raise_validation(err, file, "", _fields_of(JobSpec, loc))
     hparams = hparams_model(spec, file=file)
-    if spec.is_rl:
-        registry.check_env_id(spec.env.id, file=file)
-        _check_env_kwargs(spec.env, file)
-        spec_paths.check_env_files(spec.env.kwargs, file)
-        spec_checks.check_episode_limit(spec.env, file=file)
+    spec.hparams = hparams  # the one typed object the trial, the runner and the algorithm receive
+    if spec.algorithm is not None:
+        env = spec.rl_env
+        registry.check_env_id(env.id, file=file)
+        _check_env_kwargs(env, file)
+        spec_paths.check_env_files(env.kwargs, file)
+        spec_checks.check_episode_limit(env, file=file)
         algorithm_cls = registry.algorithm(spec.algorithm, spec.backend, file=file).load()
         _check_algorithm_env(spec, algorithm_cls, file)
         spec_checks.check_env_fits(spec, algorithm_cls, hparams, file=file)
@@ -198,10 +95,22 @@ def parse_spec(raw: Any, *, file: str | None = None) -> JobSpec:
     _check_resources(spec, file)
     if spec.tune is not None:
         _check_tune(spec.tune, file)
-        _check_pbt(spec, file)
-        spec_checks.check_tune_metric(spec, file=file)
-        _check_space(spec, raw, file)
+        _check_pbt(spec, spec.tune, file)
+        spec_checks.check_tune_metric(spec, spec.tune.metric, file=file)
+        _check_space(spec.tune, raw, file)
     return spec
+
+
+def _moved_epochs(raw: dict[str, Any], file: str | None) -> dict[str, Any]:
+    """A DL job's training length is `stop.epochs` alone; an older file's `hparams.epochs` moves there."""
+    hparams, stop = raw.get("hparams"), raw.get("stop", {})
+    if raw.get("model") is None or not isinstance(hparams, dict) or "epochs" not in hparams or not isinstance(stop, dict):
+        return raw
+    epochs = hparams["epochs"]
+    if stop.get("epochs", epochs) != epochs:
+        raise SpecError(f"hparams.epochs ({excerpt(epochs)}) and stop.epochs ({excerpt(stop['epochs'])}) differ: a DL "
+                        "job's training length is stop.epochs alone; drop hparams.epochs", file=file, path="hparams.epochs")
+    return {**raw, "hparams": {k: v for k, v in hparams.items() if k != "epochs"}, "stop": {**stop, "epochs": epochs}}
 
 
 # Keywords gymnasium.make consumes itself rather than passing to the env constructor.
@@ -215,6 +124,8 @@ def _check_env_kwargs(env: EnvSpec, file: str | None) -> None:
     import gymnasium
 
     entry_point = gymnasium.spec(env.id).entry_point
+    if entry_point is None:
+        return
     try:
         creator = gymnasium.envs.registration.load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
         params = inspect.signature(creator).parameters
@@ -237,7 +148,7 @@ def _check_algorithm_env(spec: JobSpec, algorithm_cls: Any, file: str | None) ->
     if spec.backend != "native":
         return
     try:
-        algorithm_cls.check_env(spec.env.id, dict(spec.env.kwargs))
+        algorithm_cls.check_env(spec.rl_env.id, dict(spec.rl_env.kwargs))
     except SpecError as err:
         raise SpecError(err.detail, file=file, path="env.id") from None
 
@@ -261,9 +172,8 @@ def _check_tune(t: TuneSpec, file: str | None) -> None:
         raise SpecError("PBT needs a tune.space to mutate", file=file, path="tune.scheduler")
 
 
-def _check_pbt(spec: JobSpec, file: str | None) -> None:
+def _check_pbt(spec: JobSpec, t: TuneSpec, file: str | None) -> None:
     """PBT settings that would run without ever exploiting, or exploit into a broken trial."""
-    t = spec.tune
     if t.scheduler != "pbt":
         return
     if t.num_samples < 2:
@@ -290,7 +200,7 @@ def _check_pbt(spec: JobSpec, file: str | None) -> None:
 
 def hparams_model(spec: JobSpec, *, file: str | None = None) -> BaseModel:
     """The algorithm's (or model's) typed hyperparameters, validated from `spec.hparams`."""
-    if spec.is_rl:
+    if spec.algorithm is not None:
         entry = registry.algorithm(spec.algorithm, spec.backend, file=file)
     else:
         from trainfleet.dl import specs as dl_specs
@@ -319,8 +229,8 @@ def _check_resources(spec: JobSpec, file: str | None) -> None:
         )
 
 
-def _check_space(spec: JobSpec, raw: dict[str, Any], file: str | None) -> None:
-    for key, domain in spec.tune.space.items():
+def _check_space(t: TuneSpec, raw: dict[str, Any], file: str | None) -> None:
+    for key, domain in t.space.items():
         where = f"tune.space.{key}"
         if len(domain) != 1:
             raise SpecError(f"give exactly one of {', '.join(SPACE_KINDS)}", file=file, path=where)
@@ -342,25 +252,6 @@ def _check_space(spec: JobSpec, raw: dict[str, Any], file: str | None) -> None:
                 raise SpecError(
                     f"search path does not fit the spec{at}: {err.detail} (value {excerpt(sample)})", file=file, path=where
                 ) from None
-
-
-def apply_overrides(
-    raw: dict[str, Any], overrides: dict[str, Any], *, file: str | None = None
-) -> dict[str, Any]:
-    """A copy of `raw` with dotted-path values set (`hparams.lr` -> raw['hparams']['lr'])."""
-    out = copy.deepcopy(raw)
-    for dotted, value in overrides.items():
-        parts = dotted.split(".")
-        node = out
-        for part in parts[:-1]:
-            nxt = node.get(part)
-            if nxt is None:
-                nxt = node[part] = {}
-            if not isinstance(nxt, dict):
-                raise SpecError(f"{excerpt(part)} is not a mapping", file=file, path=dotted)
-            node = nxt
-        node[parts[-1]] = value
-    return out
 
 
 def parse_set_args(pairs: list[str]) -> dict[str, Any]:
@@ -429,8 +320,3 @@ def check_capacity(spec: JobSpec, cpus: float, gpus: float, *, file: str | None 
             file=file,
             path="resources",
         )
-
-
-def resolved_dict(spec: JobSpec) -> dict[str, Any]:
-    """The spec with every default filled in, as plain data (what `spec.yaml` records)."""
-    return spec.model_dump(mode="json", exclude_none=False)

@@ -239,7 +239,7 @@ def final_checkpoint(run_dir: str | Path) -> Path:
     raise UserError(f"{run_dir}: no checkpoint found under checkpoints/ (did the run reach its first checkpoint?)")
 
 
-def load_run_spec(run_dir: str | Path) -> tuple["JobSpec", dict[str, Any]]:
+def load_run_spec(run_dir: str | Path) -> tuple[JobSpec, dict[str, Any]]:
     """The run's resolved spec, through the same validation as a job file (import gate included)."""
     path = Path(run_dir) / "spec.yaml"
     if not path.is_file():
@@ -249,7 +249,22 @@ def load_run_spec(run_dir: str | Path) -> tuple["JobSpec", dict[str, Any]]:
     return jobs.load_job(path)
 
 
-def read_stored_spec(path: Path) -> "JobSpec":
+TRIAL_SPEC_FILE = "trial_spec.json"  # every checkpoint's resolved spec (RL, DL and text alike)
+
+
+def write_trial_spec(directory: str | Path, spec: JobSpec) -> None:
+    """The spec a checkpoint was trained with, as JSON (its serialisation: every default filled)."""
+    from trainfleet.schema import resolved_dict
+
+    (Path(directory) / TRIAL_SPEC_FILE).write_text(json.dumps(resolved_dict(spec)))
+
+
+def read_trial_spec(directory: str | Path) -> JobSpec:
+    """The spec a checkpoint was trained with, validated like a job file."""
+    return read_stored_spec(Path(directory) / TRIAL_SPEC_FILE)
+
+
+def read_stored_spec(path: Path) -> JobSpec:
     """A spec stored as JSON in a checkpoint, validated like a job file: a `module:Class` in it is
     imported only with TRAINFLEET_ALLOW_IMPORTS=1, whoever wrote the checkpoint."""
     from trainfleet import jobs

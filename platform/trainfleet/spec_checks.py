@@ -51,21 +51,22 @@ def check_env_fits(spec: JobSpec, algorithm_cls: Any, hparams: Any, *, file: str
     from trainfleet.rl.core.algorithm import space_message
     from trainfleet.rl.core.wrappers import single_env
 
+    env_spec = spec.rl_env
     try:
-        env = single_env(spec.env.id, spec.env.kwargs)
+        env = single_env(env_spec.id, env_spec.kwargs)
     except Exception as err:  # any constructor error is a bad kwarg value: report it, do not crash
-        raise SpecError(f"cannot create {spec.env.id}: {excerpt(err, 200, quote=False)}", file=file,
+        raise SpecError(f"cannot create {env_spec.id}: {excerpt(err, 200, quote=False)}", file=file,
                         path="env.kwargs") from None
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
     problem = algorithm_cls.space_problem(obs_space, act_space)
     if problem:
-        raise SpecError(space_message(problem, spec.env.id, obs_space, act_space), file=file, path="algorithm")
+        raise SpecError(space_message(problem, env_spec.id, obs_space, act_space), file=file, path="algorithm")
     needed = algorithm_cls.memory_needed(hparams, obs_space, act_space)
     available = machine_memory()
     if needed > MEMORY_SHARE * available:
         raise SpecError(
-            f"the replay buffer takes {needed / 2**30:.1f} GiB with {spec.env.id}'s observations; "
+            f"the replay buffer takes {needed / 2**30:.1f} GiB with {env_spec.id}'s observations; "
             f"this machine has {available / 2**30:.1f} GiB: lower buffer_size",
             file=file, path="hparams.buffer_size",
         )
@@ -76,9 +77,8 @@ def machine_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_tune_metric(spec: JobSpec, *, file: str | None) -> None:
-    """A sweep ranks trials by a metric: refuse one the job never reports (Tune fails late on it)."""
-    metric = spec.tune.metric
+def check_tune_metric(spec: JobSpec, metric: str, *, file: str | None) -> None:
+    """A sweep ranks trials by `metric`: refuse one the job never reports (Tune fails late on it)."""
     names, prefixes = (RL_METRICS, RL_METRIC_PREFIXES) if spec.is_rl else (DL_METRICS, DL_METRIC_PREFIXES)
     if metric in names or (metric.startswith(prefixes) and len(metric) > len(prefixes[0])):
         return

@@ -9,8 +9,10 @@ from trainfleet.dl.engine import fit_in_process
 
 
 def spec(model: str, task: str, data: dict[str, Any], hparams: dict[str, Any], seed: int = 0, **extra: Any) -> jobs.JobSpec:
-    raw = {"name": f"test-{model}", "model": model, "task": task, "data": data, "hparams": hparams,
-           "stop": {"epochs": hparams.get("epochs", 10)}, "seed": seed, **extra}
+    """`hparams` may carry `epochs`, the training length: it becomes `stop.epochs` (DL's one knob)."""
+    hparams = dict(hparams)
+    raw = {"name": f"test-{model}", "model": model, "task": task, "data": data,
+           "stop": {"epochs": hparams.pop("epochs", 10)}, "hparams": hparams, "seed": seed, **extra}
     return jobs.parse_spec(raw)
 
 

@@ -2,7 +2,7 @@
 
     state.pt          model, optimisers, epoch, time, RNG states (torch.save of plain data,
                       loaded with weights_only=True)
-    trial_spec.json   the trial's resolved job spec (launch.runner.SPEC_FILE)
+    trial_spec.json   the trial's resolved job spec (results.TRIAL_SPEC_FILE)
     data_info.json    sample shape, classes, feature and label columns
     split.json        the seed-fixed train/val split (rows held out)
     samples.png ...   task artifacts (a GAN's sample grid)
@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainfleet import jobs, results
-from trainfleet.errors import UserError, first_line
+from trainfleet import results
 from trainfleet.dl.data.source import DataInfo
+from trainfleet.errors import UserError, first_line
 from trainfleet.rl.core.checkpoint import load_state, save_state
+from trainfleet.schema import JobSpec
 
-SPEC_FILE = "trial_spec.json"  # the name launch.runner uses for RL checkpoints too
 INFO_FILE = "data_info.json"
 SPLIT_FILE = "split.json"
 
@@ -33,10 +33,10 @@ class Payload:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-def write(directory: str | Path, payload: Payload, spec: jobs.JobSpec, info: DataInfo, split: dict[str, Any]) -> None:
+def write(directory: str | Path, payload: Payload, spec: JobSpec, info: DataInfo, split: dict[str, Any]) -> None:
     d = Path(directory)
     save_state(d, payload.state)
-    (d / SPEC_FILE).write_text(json.dumps(jobs.resolved_dict(spec)))
+    results.write_trial_spec(d, spec)
     (d / INFO_FILE).write_text(json.dumps(info.to_dict()))
     (d / SPLIT_FILE).write_text(json.dumps(split))
     for name, data in payload.files.items():
@@ -45,14 +45,14 @@ def write(directory: str | Path, payload: Payload, spec: jobs.JobSpec, info: Dat
 
 @dataclass
 class Loaded:
-    spec: jobs.JobSpec
+    spec: JobSpec
     info: DataInfo
     state: dict[str, Any]
 
 
 def read(directory: str | Path) -> Loaded:
     d = Path(directory)
-    spec = results.read_stored_spec(d / SPEC_FILE)
+    spec = results.read_trial_spec(d)
     try:
         info = DataInfo.from_dict(results.read_json(d / INFO_FILE))
     except (KeyError, TypeError, ValueError) as err:

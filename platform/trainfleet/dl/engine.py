@@ -11,12 +11,10 @@ same numbers.
 from __future__ import annotations
 
 import contextlib
-import random
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -26,6 +24,8 @@ from trainfleet.dl.checkpoint import Payload
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.errors import NonFiniteLossError
 from trainfleet.rl.core.checkpoint import optimizer_lr, restore_optimizer
+from trainfleet.seeding import rng_state, seed_everything, set_rng_state
+from trainfleet.stopping import stop_reason
 
 Report = Callable[..., None]  # report(metrics: dict, checkpoint: Payload | None = None)
 
@@ -34,12 +34,6 @@ class EpochData(Protocol):
     def train(self, epoch: int) -> Iterable[dict[str, torch.Tensor]]: ...
 
     def val(self) -> Iterable[dict[str, torch.Tensor]]: ...
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 class Stepper:
@@ -81,23 +75,6 @@ def _all_reduce(values: dict[str, float], device: torch.device) -> dict[str, flo
     return dict(zip(keys, t.tolist()))
 
 
-def stop_reason(spec: jobs.JobSpec, epochs: int, metrics: dict[str, Any]) -> str | None:
-    s = spec.stop
-    epoch = metrics["epoch"]
-    acc = metrics.get("val_accuracy")
-    if s.val_accuracy is not None and acc is not None and acc >= s.val_accuracy:
-        return "val_accuracy"
-    if s.epochs is not None and epoch >= s.epochs:
-        return "epochs"
-    if s.iterations is not None and epoch >= s.iterations:
-        return "iterations"
-    if s.time_s is not None and metrics["time_s"] >= s.time_s:
-        return "time_s"
-    if epoch >= epochs:
-        return "epochs"
-    return None
-
-
 def validate(task: Any, model: nn.Module, batches: Iterable[dict[str, torch.Tensor]], hp: Any, device: torch.device) -> dict[str, float]:
     model.eval()
     sums: dict[str, float] = {}
@@ -111,17 +88,6 @@ def validate(task: Any, model: nn.Module, batches: Iterable[dict[str, torch.Tens
 
 def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
-def _rng_state() -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1], "numpy_pos": np.random.get_state()[2],
-            "python": random.getstate()[1]}
-
-
-def _set_rng_state(s: dict[str, Any]) -> None:
-    torch.set_rng_state(s["torch"])
-    np.random.set_state(("MT19937", s["numpy"], int(s["numpy_pos"])))
-    random.setstate((3, tuple(s["python"]), None))
 
 
 def fit(
@@ -150,7 +116,7 @@ def fit(
         for name, opt in opts.items():
             restore_optimizer(opt, start["optimizers"][name])
         epoch, time_s = start["epoch"], start["time_s"]
-        _set_rng_state(start["rng"])
+        set_rng_state(start["rng"])
     trained = prepare(model)  # DDP wrapper on several workers; `model` keeps the plain state_dict keys
     stepper = Stepper(device, hp.amp, hp.grad_clip)
     while True:
@@ -175,13 +141,13 @@ def fit(
                        train_samples_per_s=means["samples"] / max(train_s, 1e-9))
         if opts:
             metrics["lr"] = optimizer_lr(next(iter(opts.values())))  # as stepped with, after any restore
-        reason = stop_reason(spec, hp.epochs, metrics)
+        reason = stop_reason(spec.stop, metrics)
         if reason:
             metrics["stop_reason"] = reason
         payload = None
         if reason or epoch % spec.checkpoint.every == 0:
             state = {"model": model.state_dict(), "optimizers": {k: o.state_dict() for k, o in opts.items()},
-                     "epoch": epoch, "time_s": time_s, "rng": _rng_state()}
+                     "epoch": epoch, "time_s": time_s, "rng": rng_state()}
             payload = Payload(state, task.artifacts(model, info, spec.seed))
         report(metrics, checkpoint=payload)
         if reason:

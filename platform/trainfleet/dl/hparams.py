@@ -16,7 +16,6 @@ class TrainHparams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    epochs: int = Field(10, ge=1, description="passes over the training split (Keras fit default 10)")
     lr: float = Field(1.0e-3, gt=0, description="learning rate; 1e-4..1e-1 (SGD wants the larger end)")
     optimizer: Optimizer = Field("adam", description="gradient rule (notes L3568-3576)")
     momentum: float = Field(0.9, ge=0, lt=1, description="beta for `momentum` (and the SGD momentum term)")

@@ -12,10 +12,11 @@ from typing import Any
 import pyarrow as pa
 from pydantic import ValidationError
 
-from trainfleet import jobs, registry
+from trainfleet import registry
 from trainfleet.dl.tasks import TASK_NAMES
 from trainfleet.dl.text import TEXT_TASKS
 from trainfleet.errors import SpecError, did_you_mean, excerpt
+from trainfleet.schema import JobSpec
 
 # Models that cannot be data-parallel: the perceptron's rule and the GAN's two optimisers
 # step outside a single DDP forward/backward.
@@ -30,11 +31,12 @@ DEFAULT_TASKS = {"classify", "regress"}
 MAX_FILE_NAME, MAX_PATH = 255, 4096  # Linux's NAME_MAX and PATH_MAX
 
 
-def hparams_entry(spec: jobs.JobSpec, *, file: str | None = None) -> registry.Entry:
+def hparams_entry(spec: JobSpec, *, file: str | None = None) -> registry.Entry:
+    assert spec.model is not None, "a DL job names a model (schema.JobSpec)"
     return registry.named(registry.MODELS, "model", spec.model, path="model", file=file)
 
 
-def data_spec(spec: jobs.JobSpec, *, file: str | None = None) -> Any:
+def data_spec(spec: JobSpec, *, file: str | None = None) -> Any:
     from trainfleet.dl.data.source import DataSpec
 
     if spec.data is None:
@@ -50,7 +52,7 @@ def data_spec(spec: jobs.JobSpec, *, file: str | None = None) -> Any:
         raise SpecError(msg, file=file, path=f"data.{loc}" if loc else "data") from None
 
 
-def check(spec: jobs.JobSpec, *, file: str | None = None) -> None:
+def check(spec: JobSpec, *, file: str | None = None) -> None:
     """Task/model/dataset names, data paths and columns, worker count (raises SpecError)."""
     from trainfleet.dl.data import source
 
@@ -60,7 +62,7 @@ def check(spec: jobs.JobSpec, *, file: str | None = None) -> None:
     if spec.task not in names:
         raise SpecError(f"unknown task {excerpt(spec.task)}{did_you_mean(spec.task, names)}; one of {', '.join(names)}",
                         file=file, path="task")
-    allowed = TASKS_OF.get(spec.model, DEFAULT_TASKS)
+    allowed = TASKS_OF.get(spec.model or "", DEFAULT_TASKS)
     if spec.task not in allowed:
         raise SpecError(f"model {spec.model!r} does task {' or '.join(sorted(allowed))}, not {excerpt(spec.task)}", file=file, path="task")
     r = spec.resources
@@ -135,7 +137,7 @@ def _check_image_folder(value: str, file: str | None) -> None:
                         f"{', '.join(sorted(SUFFIXES))} files", file=file, path="data.image_folder")
 
 
-def _check_columns(spec: jobs.JobSpec, ds: Any, schema: Any, file: str | None) -> None:
+def _check_columns(spec: JobSpec, ds: Any, schema: Any, file: str | None) -> None:
     names = list(schema.names)
     needs_label = spec.task in ("classify", "regress")
     if needs_label and ds.label_column not in names:
@@ -159,23 +161,21 @@ def _check_columns(spec: jobs.JobSpec, ds: Any, schema: Any, file: str | None) -
                             file=file, path="data.shape")
 
 
-def _check_transfer(spec: jobs.JobSpec, file: str | None) -> None:
-    from trainfleet.dl.models.transfer import checkpoint_dir
+def _check_transfer(spec: JobSpec, file: str | None) -> None:
+    from trainfleet.dl.models.transfer import BACKBONES, checkpoint_dir
 
-    from trainfleet.dl.models.transfer import BACKBONES
-
-    source = spec.hparams.get("source")
-    weights = spec.hparams.get("weights")
+    hp = spec.typed_hparams
+    source, weights = hp.source, hp.weights
     for key, value in (("source", source), ("weights", weights)):
         _check_path(value, f"hparams.{key}", file)
     if weights is not None:
-        backbone = spec.hparams.get("backbone", "cnn")
+        backbone = hp.backbone
         if backbone not in BACKBONES:
             raise SpecError(f"unknown backbone {excerpt(backbone)}{did_you_mean(str(backbone), BACKBONES)}; "
                             f"weights files load into {', '.join(BACKBONES)}", file=file, path="hparams.backbone")
         hp_cls = registry.MODELS[backbone].load().Hparams
         try:
-            hp_cls.model_validate(spec.hparams.get("backbone_hparams", {}))
+            hp_cls.model_validate(hp.backbone_hparams)
         except ValidationError as err:
             first = err.errors()[0]
             loc = ".".join(str(p) for p in first["loc"])

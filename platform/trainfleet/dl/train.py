@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from trainfleet import jobs
+from trainfleet.devices import reserve_gpu
 from trainfleet.dl import checkpoint as ckpt_files
 from trainfleet.dl.data.batches import InMemoryBatches
 from trainfleet.dl.data.source import DataInfo, DataSpec, prepare
@@ -40,7 +41,7 @@ def worker_loop(config: dict[str, Any]) -> None:
     import ray.train.torch
 
     torch.set_num_threads(1)  # one thread per process is fastest on small CPUs (design.md)
-    spec = jobs.JobSpec.model_validate(config["spec"])
+    spec = config["spec"]  # the trial's resolved spec object, typed hparams included
     info = DataInfo.from_dict(config["info"])
     ds = DataSpec.model_validate(spec.data)
     context = ray.train.get_context()  # RAY
@@ -67,12 +68,7 @@ def worker_loop(config: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- in the Tune trial
 def use_gpu(spec: jobs.JobSpec) -> bool:
-    want = spec.resources.use_gpu
-    if want == "auto":
-        import ray
-
-        return ray.cluster_resources().get("GPU", 0) >= spec.resources.num_workers  # RAY
-    return bool(want)
+    return reserve_gpu(spec.resources.use_gpu, spec.resources.num_workers)
 
 
 def train_trial(config: dict[str, Any]) -> None:
@@ -104,7 +100,7 @@ def train_trial(config: dict[str, Any]) -> None:
     start = tune.get_checkpoint()
     trainer = TorchTrainer(  # RAY
         worker_loop,
-        train_loop_config={"spec": jobs.resolved_dict(spec), "info": prepared.info.to_dict(), "split": prepared.split,
+        train_loop_config={"spec": spec, "info": prepared.info.to_dict(), "split": prepared.split,
                            "tables": ray.put((prepared.train, prepared.val)), "start": start},  # RAY
         scaling_config=ScalingConfig(num_workers=spec.resources.num_workers, use_gpu=use_gpu(spec)),
         run_config=RunConfig(

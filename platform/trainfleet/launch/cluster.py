@@ -7,10 +7,10 @@ import logging
 import os
 import socket
 import time
+from typing import Any
 
 from trainfleet import jobs
 from trainfleet.errors import UserError
-
 
 ANSWER_TIMEOUT_S = 5.0  # a cluster that does not accept a connection by then is not there
 CLUSTER_FILE = "ray_current_cluster"  # where `ray start` records the address `auto` means
@@ -83,7 +83,7 @@ def connect(address: str | None, *, dashboard: bool = False) -> float:
 
     if ray.is_initialized():
         return 0.0
-    common = dict(logging_level=logging.WARNING, log_to_driver=False)
+    common: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=False)
     # Always an explicit address: Ray's own default follows ray_current_cluster, which a crashed
     # cluster leaves behind, and then hangs on a dead GCS.
     if address:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from trainfleet import jobs, results, trust
+from trainfleet.devices import reserve_gpu
 from trainfleet.errors import failure_line
 from trainfleet.launch import cluster, executor, in_process
 from trainfleet.launch.recording import Fitted
@@ -29,22 +30,14 @@ class RunOutcome:
     summary: dict[str, Any]
 
 
-def _resolve_gpus(spec: jobs.JobSpec) -> int:
-    want = spec.resources.learner_gpus
-    if want == "auto":
-        return 1 if cluster.cluster_capacity()[1] >= 1 else 0
-    return int(want)
-
-
 def trial_resources(spec: jobs.JobSpec) -> Any:
     """One placement group per trial: the learner bundle, then one bundle per rollout worker."""
     from ray import tune
 
     r = spec.resources
     learner = {"CPU": r.learner_cpus}
-    gpus = _resolve_gpus(spec)
-    if gpus:
-        learner["GPU"] = gpus
+    if reserve_gpu(r.learner_gpus):
+        learner["GPU"] = 1
     bundles = [learner] + [{"CPU": r.cpus_per_worker} for _ in range(r.rollout_workers)]
     return tune.PlacementGroupFactory(bundles, strategy=r.placement_strategy)
 
@@ -112,7 +105,7 @@ def _tuner(spec: jobs.JobSpec, run_dir: Path, recorder: RunRecorder, log: SweepL
     )
     return tune.Tuner(
         trainable,
-        param_space=search_space.param_space(jobs.resolved_dict(spec), t),
+        param_space=search_space.param_space(spec, t),
         tune_config=tune_config,
         run_config=run_config,
     )

@@ -1,23 +1,24 @@
-"""Runners: the one-iteration-at-a-time interface a Tune trial drives, whatever the backend.
+"""Runners: the one seam every backend sits behind (native now, RLlib, and an SB3 backend to come).
 
-A native RL algorithm, an RLlib algorithm and (later) other engines all become a Runner,
-so the trial loop, checkpoint cadence, stop criteria and metric names live in one place.
+A backend is a class registered under an algorithm name; `build_runner` seeds the process and
+builds it from the one `RunContext` of the job (typed hparams included), whatever the backend.
+A native `Algorithm` is wrapped in `NativeRunner`; a backend class that already speaks the Runner
+protocol (RLlib's) is the runner itself. The trial loop, checkpoint cadence, stop rules
+(`stopping.py`) and metric names then live in one place for all of them.
 """
 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
-from trainfleet import jobs, registry
+from trainfleet import registry, results
 from trainfleet.rl.core.algorithm import Algorithm, RunContext
 from trainfleet.rl.core.checkpoint import load_state, save_state
+from trainfleet.schema import JobSpec
+from trainfleet.seeding import seed_everything
 
-SPEC_FILE = "trial_spec.json"
 PROGRESS_FILE = "progress.json"
 
 
@@ -33,29 +34,11 @@ class Runner(Protocol):
     def close(self) -> None: ...
 
 
-def seed_everything(seed: int) -> None:
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 class NativeRunner:
     """Adapts a trainfleet `Algorithm` to the Runner interface (state in a safe torch file)."""
 
-    def __init__(self, spec: jobs.JobSpec) -> None:
-        seed_everything(spec.seed)
-        cls = registry.algorithm(spec.algorithm, spec.backend, allow_imports=True).load()
-        ctx = RunContext(
-            env_id=spec.env.id,
-            env_kwargs=dict(spec.env.kwargs),
-            num_envs=spec.env.num_envs,
-            hparams=cls.Hparams.model_validate(spec.hparams),
-            seed=spec.seed,
-            resources=spec.resources,
-        )
-        self.algo: Algorithm = cls(ctx)
+    def __init__(self, algo: Algorithm) -> None:
+        self.algo = algo
 
     def train_iteration(self) -> dict[str, Any]:
         return self.algo.train_iteration()
@@ -73,28 +56,17 @@ class NativeRunner:
         self.algo.close()
 
 
-def build_runner(spec: jobs.JobSpec) -> Runner:
-    """The Runner for an RL job's backend."""
+def build_runner(spec: JobSpec) -> Runner:
+    """The Runner of an RL job's backend, seeded, built from the job's one run context."""
+    assert spec.algorithm is not None, "an RL job names its algorithm (schema.JobSpec)"
     registry.register_envs()
-    if spec.backend == "native":
-        return NativeRunner(spec)
-    cls = registry.algorithm(spec.algorithm, spec.backend, allow_imports=True).load()
-    return cls(spec)
+    seed_everything(spec.seed)
+    backend = registry.algorithm(spec.algorithm, spec.backend, allow_imports=True).load()(RunContext.from_spec(spec))
+    return NativeRunner(backend) if isinstance(backend, Algorithm) else backend
 
 
-def write_checkpoint(directory: Path, runner: Runner, spec: jobs.JobSpec, progress: dict[str, Any]) -> None:
+def write_checkpoint(directory: Path, runner: Runner, spec: JobSpec, progress: dict[str, Any]) -> None:
     """What a trial checkpoint holds: the runner's state, the trial's spec and the loop's counters."""
     runner.save(directory)
-    write_trial_spec(directory, spec)
+    results.write_trial_spec(directory, spec)
     (directory / PROGRESS_FILE).write_text(json.dumps(progress))
-
-
-def write_trial_spec(directory: Path, spec: jobs.JobSpec) -> None:
-    (directory / SPEC_FILE).write_text(json.dumps(jobs.resolved_dict(spec)))
-
-
-def read_trial_spec(directory: Path) -> jobs.JobSpec:
-    """The spec a checkpoint was trained with, validated like a job file (see results.read_stored_spec)."""
-    from trainfleet.results import read_stored_spec
-
-    return read_stored_spec(directory / SPEC_FILE)

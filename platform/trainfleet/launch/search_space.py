@@ -24,11 +24,12 @@ def domain(kind: str, values: list[Any]) -> Any:
     raise ValueError(kind)
 
 
-def param_space(spec_dict: dict[str, Any], t: jobs.TuneSpec | None) -> dict[str, Any]:
-    """Trial config: the resolved spec plus the sampled `overrides` (spec path -> value)."""
+def param_space(spec: jobs.JobSpec, t: jobs.TuneSpec | None) -> dict[str, Any]:
+    """Trial config: the resolved spec object (typed hparams included) plus the sampled `overrides`
+    (spec path -> value)."""
     overrides: dict[str, Any] = {}
     if t is not None:
         for path, dom in t.space.items():
             ((kind, values),) = dom.items()
             overrides[path] = domain(kind, values)
-    return {"spec": spec_dict, "overrides": overrides}
+    return {"spec": spec, "overrides": overrides}

@@ -8,38 +8,21 @@ rows and checkpoints go is its session's business (`session.py`): Tune's, or the
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from trainfleet import jobs, results
+from trainfleet import jobs, results, schema
 from trainfleet.launch.runner import PROGRESS_FILE, build_runner, write_checkpoint
 from trainfleet.launch.session import TrialSession, TuneSession
+from trainfleet.stopping import stop_reason
 
 
 def trial_spec(config: dict[str, Any]) -> jobs.JobSpec:
-    """The job spec of this trial: the base spec with the trial's sampled overrides applied."""
-    raw = jobs.apply_overrides(config["spec"], config.get("overrides", {}))
-    return jobs.JobSpec.model_validate(raw)
-
-
-def stop_reason(spec: jobs.JobSpec, metrics: dict[str, Any]) -> str | None:
-    """The first `stop:` criterion met by these metrics, or None to go on."""
-    s = spec.stop
-    ret = metrics.get(results.EPISODE_RETURN_MEAN)
-    if s.episode_return_mean is not None and ret is not None and not math.isnan(ret) and ret >= s.episode_return_mean:
-        return "episode_return_mean"
-    if s.env_steps is not None and metrics.get(results.ENV_STEPS, 0) >= s.env_steps:
-        return "env_steps"
-    if s.iterations is not None and metrics[results.ITERATION] >= s.iterations:
-        return "iterations"
-    if s.time_s is not None and metrics[results.TIME_S] >= s.time_s:
-        return "time_s"
-    if metrics.get("done"):
-        return "converged"
-    return None
+    """The job spec of this trial: the driver's resolved spec object itself, or (a sweep) that spec
+    re-created with the trial's sampled overrides; never validated against the registry again."""
+    return schema.with_overrides(config["spec"], config.get("overrides", {}))
 
 
 def rl_trial(config: dict[str, Any]) -> None:
@@ -69,7 +52,7 @@ def run_rl(spec: jobs.JobSpec, session: TrialSession) -> None:
             steps_now = int(metrics.get(results.ENV_STEPS, env_steps))
             metrics[results.ENV_STEPS_PER_S] = (steps_now - env_steps) / max(elapsed, 1e-9)
             env_steps = steps_now
-            reason = stop_reason(spec, metrics)
+            reason = stop_reason(spec.stop, metrics)
             if reason:
                 metrics["stop_reason"] = reason
             if reason or iteration % spec.checkpoint.every == 0:

@@ -32,10 +32,11 @@ import gymnasium as gym
 import numpy as np
 from pydantic import Field, model_validator
 
-from trainfleet import jobs, results
+from trainfleet import results
+from trainfleet.devices import torch_device
 from trainfleet.fields import Width
 from trainfleet.rl import rllib_policy
-from trainfleet.rl.core.algorithm import Hparams
+from trainfleet.rl.core.algorithm import Hparams, RunContext
 from trainfleet.rl.core.envs import make_env
 from trainfleet.rl.core.episodes import EpisodeWindow
 
@@ -104,7 +105,7 @@ class PPOHparams(RLlibHparams):
     vf_share_layers: bool = Field(True, description="policy and value heads share the torso")
 
     @model_validator(mode="after")
-    def _minibatch_fits(self) -> "PPOHparams":
+    def _minibatch_fits(self) -> PPOHparams:
         if self.minibatch_size > self.train_batch_size:
             raise ValueError(f"minibatch_size {self.minibatch_size} exceeds train_batch_size {self.train_batch_size}")
         return self
@@ -227,16 +228,6 @@ def _optimizer_lr(learner: Any) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
-def _learner_gpus(spec: jobs.JobSpec) -> int:
-    """1 when the spec asks for a GPU, or says auto and this (trial) process was given one."""
-    want = spec.resources.learner_gpus
-    if want == "auto":
-        import torch
-
-        return 1 if torch.cuda.is_available() else 0
-    return int(want)
-
-
 class RLlibRunner:
     """The Runner for `backend: rllib`; subclasses set `Hparams` and `config_class`.
 
@@ -259,9 +250,9 @@ class RLlibRunner:
         """RLlib sizes its own buffers; trainfleet does not estimate them."""
         return 0
 
-    def __init__(self, spec: jobs.JobSpec) -> None:
-        self.spec = spec
-        self.hp = self.Hparams.model_validate(spec.hparams)
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.hp = ctx.hparams
         self.algo: Any = None
         self._module: Any = None
         self._pending_restore: Path | None = None
@@ -271,7 +262,7 @@ class RLlibRunner:
     # -- building ------------------------------------------------------------------
 
     def env_name(self) -> str:
-        return f"trainfleet/{self.spec.env.id}"
+        return f"trainfleet/{self.ctx.env_id}"
 
     def algorithm_config(self) -> Any:
         """The RLlib AlgorithmConfig this job describes (not built)."""
@@ -279,21 +270,21 @@ class RLlibRunner:
 
         module_name, cls_name = self.config_class.split(":")
         config_cls = getattr(importlib.import_module(module_name), cls_name)
-        spec, r = self.spec, self.spec.resources
+        ctx, r = self.ctx, self.ctx.resources
         return (
             config_cls()
-            .environment(self.env_name(), env_config=dict(spec.env.kwargs))
+            .environment(self.env_name(), env_config=dict(ctx.env_kwargs))
             .env_runners(
                 num_env_runners=r.rollout_workers,
-                num_envs_per_env_runner=spec.env.num_envs,
+                num_envs_per_env_runner=ctx.num_envs,
                 num_cpus_per_env_runner=r.cpus_per_worker,
             )
-            .learners(num_learners=0, num_gpus_per_learner=_learner_gpus(spec))
+            .learners(num_learners=0, num_gpus_per_learner=int(torch_device(r.learner_gpus).type == "cuda"))
             .training(**self.hp.training_args())
             .rl_module(model_config=DefaultModelConfig(**self.hp.rl_module_config()))
             .reporting(**self.hp.reporting_args())
             .callbacks(on_episode_end=_record_episode)
-            .debugging(seed=spec.seed, log_level="ERROR")
+            .debugging(seed=ctx.seed, log_level="ERROR")
         )
 
     def _algorithm(self) -> Any:
@@ -302,7 +293,7 @@ class RLlibRunner:
             from ray.tune.registry import register_env
 
             torch.set_num_threads(1)
-            register_env(self.env_name(), functools.partial(_env_creator, self.spec.env.id))
+            register_env(self.env_name(), functools.partial(_env_creator, self.ctx.env_id))
             self.algo = self.algorithm_config().build_algo()
             if self._pending_restore is not None:
                 self._restore_algorithm(self._pending_restore)
@@ -365,7 +356,7 @@ class RLlibRunner:
         obs_space = self.spaces()[0]
         if not isinstance(obs_space, gym.spaces.Box):
             return False  # RLlib one-hot encodes other spaces before the module; not rebuilt here
-        obs_space.seed(self.spec.seed)
+        obs_space.seed(self.ctx.seed)
         sample = np.stack([obs_space.sample() for _ in range(16)]).astype(np.float32)
         action = "mean" if isinstance(self.action_space(), gym.spaces.Box) else "argmax"
         return rllib_policy.export(directory, layers, action, self._deterministic, sample)
@@ -414,7 +405,7 @@ class RLlibRunner:
     def spaces(self) -> tuple[Any, Any]:
         """(observation space, action space) of one env, as the module sees them."""
         if self._spaces is None:
-            env = make_env(self.spec.env.id, self.spec.env.kwargs)
+            env = make_env(self.ctx.env_id, self.ctx.env_kwargs)
             self._spaces = (env.observation_space, env.action_space)
             env.close()
         return self._spaces

@@ -40,7 +40,7 @@ class DataSpec(BaseModel):
     image_size: int = Field(32, ge=4, description="image_folder: images are resized to size x size")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "DataSpec":
+    def _one_source(self) -> DataSpec:
         given = [k for k in ("dataset", "path", "image_folder") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("give exactly one of `dataset`, `path` or `image_folder`")
@@ -66,7 +66,7 @@ class DataInfo:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
+    def from_dict(cls, d: dict[str, Any]) -> DataInfo:
         return cls(tuple(d["shape"]), d["num_classes"], tuple(d["features"]), d["label_column"])
 
 

@@ -53,7 +53,7 @@ class GloVe(nn.Module):
 
     Hparams = Hparams
 
-    def __init__(self, hp: Hparams, vocab_size: int, seed: int = 0) -> None:
+    def __init__(self, hp: _HP, vocab_size: int, seed: int = 0) -> None:
         super().__init__()
         torch.manual_seed(seed)
         self.hp = hp
@@ -92,3 +92,6 @@ def train_epoch(model: GloVe, counts: sp.coo_matrix, opt: torch.optim.Optimizer,
         opt.step()
         total += float(loss.detach())
     return total / max(len(x), 1)
+
+
+_HP = Hparams  # the module's Hparams class, for annotations inside classes that expose it as `.Hparams`

@@ -59,7 +59,7 @@ def batchify(ids: np.ndarray, batch_size: int) -> torch.Tensor:
 class LSTMLanguageModel(nn.Module):
     Hparams = Hparams
 
-    def __init__(self, hp: Hparams, n_tokens: int) -> None:
+    def __init__(self, hp: _HP, n_tokens: int) -> None:
         super().__init__()
         self.embed = nn.Embedding(n_tokens, hp.dim)
         self.drop = nn.Dropout(hp.dropout)
@@ -112,3 +112,6 @@ def sample(model: LSTMLanguageModel, words: list[str], prompt: list[str], n: int
         out.append("\n" if words[nxt] == EOS else words[nxt])
         logits, state = model(torch.tensor([[nxt]]), state)
     return " ".join(out).replace(" \n ", "\n")
+
+
+_HP = Hparams  # the module's Hparams class, for annotations inside classes that expose it as `.Hparams`

@@ -18,7 +18,6 @@ from trainfleet.dl.text.vocab import Vocab
 
 class Hparams(CorpusHparams):
     min_count: int = Field(1, ge=1, description="drop terms seen fewer times in the whole corpus")
-    epochs: int = Field(1, ge=1, description="a single counting pass (kept for the shared schema)")
     idf: vsm.Idf = Field("smooth", description="notes: log(N/(1+n_t)); smooth: log((1+N)/(1+n_t)) + 1; none: plain TF")
     shards: int = Field(2, ge=1, description="corpus shards counted in parallel (Ray tasks)")
     queries: list[str] = Field(default_factory=list, description="queries whose best documents the run reports")

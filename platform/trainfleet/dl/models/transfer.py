@@ -18,7 +18,6 @@ from torch import nn
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.dl.hparams import TrainHparams
 
-
 # Models whose networks split into a `body` and a `head`: the ones a weights file can come from.
 BACKBONES = ("cnn", "mlp")
 
@@ -33,7 +32,7 @@ class TransferHparams(TrainHparams):
     base_lr_scale: float = Field(0.1, gt=0, le=1, description="learning rate of unfrozen base layers = lr x this")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "TransferHparams":
+    def _one_source(self) -> TransferHparams:
         if (self.source is None) == (self.weights is None):
             raise ValueError("give exactly one of `source` (a run) or `weights` (a state_dict file)")
         return self

@@ -41,7 +41,7 @@ class Hparams(CorpusHparams):
     sync_every: int = Field(4, ge=1, description="batches between parameter averages when several workers train")
 
     @model_validator(mode="after")
-    def _an_output_layer(self) -> "Hparams":
+    def _an_output_layer(self) -> Hparams:
         if not (self.negative or self.hs):
             raise ValueError("word2vec needs negative > 0 or hs: true (an output layer to train)")
         return self
@@ -57,7 +57,7 @@ class Word2Vec(nn.Module):
     arch: Arch = "skipgram"
     Hparams = Hparams
 
-    def __init__(self, hp: Hparams, vocab: Vocab, seed: int = 0) -> None:
+    def __init__(self, hp: _HP, vocab: Vocab, seed: int = 0) -> None:
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         v, d = len(vocab), hp.dim
@@ -200,3 +200,6 @@ def cbow_examples(sentences: list[np.ndarray], window: int, rng: np.random.Gener
             col += 1
     has = (ctx >= 0).any(1)
     return ids[has], ctx[has]
+
+
+_HP = Hparams  # the module's Hparams class, for annotations inside classes that expose it as `.Hparams`

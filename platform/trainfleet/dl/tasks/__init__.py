@@ -12,12 +12,13 @@ from trainfleet.dl.tasks.base import Task
 def get(name: str) -> Task:
     from trainfleet.dl.tasks import classify, generate, reconstruct, regress
 
-    return {
+    tasks: dict[str, Task] = {
         "classify": classify.Classify(),
         "regress": regress.Regress(),
         "reconstruct": reconstruct.Reconstruct(),
         "generate": generate.Generate(),
-    }[name]
+    }
+    return tasks[name]
 
 
 TASK_NAMES = ("classify", "regress", "reconstruct", "generate")

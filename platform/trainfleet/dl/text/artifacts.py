@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from trainfleet import jobs
+from trainfleet import results
 from trainfleet.dl.text.vocab import Vocab
-from trainfleet.launch.runner import SPEC_FILE
 from trainfleet.rl.core.checkpoint import STATE_FILE, load_state, save_state
+from trainfleet.schema import JobSpec
 
 VOCAB_FILE = "vocab.json"
 HISTORY_FILE = "history.json"
@@ -27,7 +27,7 @@ HISTORY_FILE = "history.json"
 
 @dataclass
 class TextCheckpoint:
-    spec: jobs.JobSpec
+    spec: JobSpec
     vocab: Vocab
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     state: dict[str, Any] | None = None
@@ -37,7 +37,7 @@ class TextCheckpoint:
 def write(directory: str | Path, ck: TextCheckpoint) -> None:
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    (d / SPEC_FILE).write_text(json.dumps(jobs.resolved_dict(ck.spec)))
+    results.write_trial_spec(d, ck.spec)
     (d / VOCAB_FILE).write_text(json.dumps(ck.vocab.to_dict()))
     (d / HISTORY_FILE).write_text(json.dumps(ck.history, default=float))
     for name, arr in ck.arrays.items():
@@ -48,7 +48,7 @@ def write(directory: str | Path, ck: TextCheckpoint) -> None:
 
 def read(directory: str | Path) -> TextCheckpoint:
     d = Path(directory)
-    spec = jobs.JobSpec.model_validate(json.loads((d / SPEC_FILE).read_text()))
+    spec = results.read_trial_spec(d)
     vocab = Vocab.from_dict(json.loads((d / VOCAB_FILE).read_text()))
     arrays = {p.stem: np.load(p, allow_pickle=False) for p in sorted(d.glob("*.npy"))}
     state = load_state(d) if (d / STATE_FILE).is_file() else None

@@ -28,7 +28,6 @@ class CorpusHparams(BaseModel):
     preprocess: Preprocess = Field(default_factory=Preprocess)
     min_count: int = Field(5, ge=1, description="drop words seen fewer times (word2vec/gensim default 5)")
     max_vocab: int | None = Field(None, ge=2, description="keep only the most frequent words")
-    epochs: int = Field(5, ge=1, description="passes over the corpus")
 
 
 @dataclass

@@ -46,9 +46,7 @@ def tfidf_scores(ck: artifacts.TextCheckpoint, docs: list[list[str]] | None = No
 
 
 def _hparams(ck: artifacts.TextCheckpoint) -> Any:
-    from trainfleet.dl.build import hparams
-
-    return hparams(ck.spec)
+    return ck.spec.typed_hparams
 
 
 def evaluate_text_run(ckpt_dir: str | Path, sample_words: int = 0) -> dict[str, Any]:

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from trainfleet import jobs
-from trainfleet.dl.build import hparams
 from trainfleet.dl.data.source import DataSpec, load_table
 from trainfleet.dl.text import artifacts
 from trainfleet.dl.text.corpus import IDS, Corpus, build_corpus
@@ -32,10 +31,6 @@ from trainfleet.dl.text.evaluate import EMBEDDINGS, IDF, embedding_scores, split
 from trainfleet.dl.text.vocab import Vocab
 
 WORD2VEC = ("skipgram", "cbow")
-
-
-def epochs_of(spec: jobs.JobSpec, hp: Any) -> int:
-    return min(hp.epochs, spec.stop.epochs or hp.epochs)
 
 
 def _scalars(scores: dict[str, Any]) -> dict[str, float]:
@@ -48,17 +43,17 @@ def word2vec_worker(config: dict[str, Any]) -> None:
     import torch.distributed as dist
 
     from trainfleet.dl.build import model_class
-    from trainfleet.dl.text.word2vec_loop import Schedule, train_epoch
+    from trainfleet.dl.text.word2vec_loop import lr_decay, train_epoch
 
     torch.set_num_threads(1)  # one thread per process is fastest on small CPUs (design.md)
-    spec = jobs.JobSpec.model_validate(config["spec"])
-    hp, vocab = hparams(spec), Vocab.from_dict(config["vocab"])
+    spec = config["spec"]  # the trial's resolved spec object, typed hparams included
+    hp, vocab = spec.typed_hparams, Vocab.from_dict(config["vocab"])
     ctx = ray.train.get_context()  # RAY
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     model = model_class(spec.model)(hp, vocab, seed=spec.seed)  # the same start on every worker
     shard = ray.train.get_dataset_shard("train")  # RAY: this worker's sentences
-    epochs = epochs_of(spec, hp)
-    schedule = Schedule(hp.lr, hp.min_lr, config["n_words"] * epochs)
+    epochs = spec.training_epochs
+    schedule = lr_decay(hp.lr, hp.min_lr, config["n_words"] * epochs)
     rng = np.random.default_rng((spec.seed, rank))
     gen = torch.Generator().manual_seed(spec.seed * 1_000 + rank)
     params = [p for p in (model.w_in, model.w_out, model.w_hs) if p is not None]
@@ -103,13 +98,14 @@ def _word2vec(spec: jobs.JobSpec, hp: Any, corpus: Corpus, trial_dir: Path) -> P
     mean_len = max(corpus.n_words / max(len(corpus.ids), 1), 1.0)
     trainer = TorchTrainer(  # RAY
         word2vec_worker,
-        train_loop_config={"spec": jobs.resolved_dict(spec), "vocab": corpus.vocab.to_dict(), "n_words": corpus.n_words,
+        train_loop_config={"spec": spec, "vocab": corpus.vocab.to_dict(), "n_words": corpus.n_words,
                            "sentences_per_batch": max(1, int(hp.batch_words / mean_len))},
         scaling_config=ScalingConfig(num_workers=spec.resources.num_workers, use_gpu=False),
         datasets={"train": ray.data.from_arrow(corpus.ids_table())},  # RAY: Train splits it into shards
         run_config=RunConfig(name="word2vec", storage_path=str(trial_dir / "train")),
     )
     result = trainer.fit()  # RAY
+    assert result.checkpoint is not None, "the last worker epoch reports a checkpoint"
     return Path(result.checkpoint.path)
 
 
@@ -151,14 +147,14 @@ def _glove(spec: jobs.JobSpec, hp: Any, corpus: Corpus, report: Any) -> artifact
     opt = torch.optim.Adagrad(model.parameters(), lr=hp.lr)
     rng = np.random.default_rng(spec.seed)
     history, time_s = [], count_s
-    for epoch in range(1, epochs_of(spec, hp) + 1):
+    for epoch in range(1, spec.training_epochs + 1):
         t1 = time.perf_counter()
         loss = train_epoch(model, counts, opt, rng)
         time_s += time.perf_counter() - t1
         row = {"epoch": epoch, "iteration": epoch, "time_s": time_s, "train_loss": loss,
                "cooccurrence_nonzeros": float(counts.nnz), "count_s": count_s}
         history.append(row)
-        if epoch < epochs_of(spec, hp):
+        if epoch < spec.training_epochs:
             report(row)
     return artifacts.TextCheckpoint(spec, corpus.vocab, {EMBEDDINGS: model.embeddings.numpy()}, history=history)
 
@@ -189,13 +185,13 @@ def _language_model(spec: jobs.JobSpec, hp: Any, corpus: Corpus, report: Any) ->
     train_ids, val_ids = split_stream(lm.stream(corpus.tokens, corpus.vocab), hp)
     train, val = lm.batchify(train_ids, hp.batch_size), lm.batchify(val_ids, hp.batch_size)
     history, time_s = [], 0.0
-    epochs = epochs_of(spec, hp)
+    epochs = spec.training_epochs
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         tr = lm.run_epoch(net, train, hp, opt)
         va = lm.run_epoch(net, val, hp, None)
         time_s += time.perf_counter() - t0
-        row = {"epoch": epoch, "iteration": epoch, "time_s": time_s, "train_loss": tr, "val_loss": va,
+        row: dict[str, Any] = {"epoch": epoch, "iteration": epoch, "time_s": time_s, "train_loss": tr, "val_loss": va,
                "val_perplexity": lm.perplexity(va), "train_perplexity": lm.perplexity(tr)}
         history.append(row)
         if spec.stop.time_s is not None and time_s >= spec.stop.time_s:
@@ -215,7 +211,7 @@ def text_trial(config: dict[str, Any]) -> None:
 
     torch.set_num_threads(1)
     spec = trial_spec(config)
-    hp = hparams(spec)
+    hp = spec.typed_hparams
     table = load_table(DataSpec.model_validate(spec.data))
     corpus = build_corpus(table, hp)
     trial_id = tune.get_context().get_trial_id()  # RAY
@@ -250,6 +246,6 @@ def text_trainable(spec: jobs.JobSpec) -> Any:
     if spec.model in WORD2VEC:  # RAY: the trial waits while the Train workers reserve their own CPUs
         return tune.with_resources(text_trial, {"memory": 1})
     if spec.model in ("glove", "tfidf"):  # RAY: the trial's CPU, plus CPUs for the shard-counting tasks
-        slots = max(hparams(spec).shards - 1, 1)
-        return tune.with_resources(text_trial, tune.PlacementGroupFactory([{"CPU": 1}] + [{"CPU": 1}] * slots))
+        slots = max(spec.typed_hparams.shards - 1, 1)
+        return tune.with_resources(text_trial, tune.PlacementGroupFactory([{"CPU": 1.0}] * (1 + slots)))
     return tune.with_resources(text_trial, {"CPU": 1})

@@ -24,7 +24,7 @@ class Vocab:
     counts: np.ndarray  # int64, aligned with words
 
     @classmethod
-    def build(cls, sentences: Iterable[list[str]], min_count: int = 5, max_size: int | None = None) -> "Vocab":
+    def build(cls, sentences: Iterable[list[str]], min_count: int = 5, max_size: int | None = None) -> Vocab:
         counter: Counter[str] = Counter()
         for s in sentences:
             counter.update(s)
@@ -100,5 +100,5 @@ class Vocab:
         return {"words": list(self.words), "counts": self.counts.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, list]) -> "Vocab":
+    def from_dict(cls, d: dict[str, list]) -> Vocab:
         return cls(tuple(d["words"]), np.asarray(d["counts"], dtype=np.int64))

@@ -9,24 +9,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from trainfleet.dl.models.word2vec import Word2Vec, cbow_examples, skipgram_pairs, subsample
+from trainfleet.rl.core.schedules import Schedule
 
 STEP = 1024  # examples per SGD step: amortises torch's per-op cost while a step's rows stay in cache (more CPU words/s than 4096 here)
 
 
-class Schedule:
-    """lr = lr0 - (lr0 - min_lr) * words_done / words_total (word2vec.c's linear decay)."""
+@dataclass
+class Progress:
+    """Words processed so far by all workers: the clock of word2vec.c's linear decay of lr."""
 
-    def __init__(self, lr: float, min_lr: float, total_words: int) -> None:
-        self.lr, self.min_lr, self.total = lr, min_lr, max(total_words, 1)
-        self.done = 0
+    lr: Schedule
+    done: int = 0
 
     def now(self) -> float:
-        return self.lr - (self.lr - self.min_lr) * min(self.done / self.total, 1.0)
+        return self.lr.value(self.done)
+
+
+def lr_decay(lr: float, min_lr: float, total_words: int) -> Progress:
+    """lr falls linearly from `lr` to `min_lr` over `total_words` words (word2vec.c)."""
+    return Progress(Schedule(schedule="linear", start=lr, end=min_lr, steps=max(total_words, 1)))
 
 
 def sentence_batches(sentences: list[np.ndarray], batch_words: int) -> Iterator[list[np.ndarray]]:
@@ -43,7 +50,7 @@ def sentence_batches(sentences: list[np.ndarray], batch_words: int) -> Iterator[
         yield batch
 
 
-def train_epoch(model: Word2Vec, batches: Iterable[list[np.ndarray]], schedule: Schedule, rng: np.random.Generator,
+def train_epoch(model: Word2Vec, batches: Iterable[list[np.ndarray]], schedule: Progress, rng: np.random.Generator,
                 gen: torch.Generator, world: int = 1, sync: Callable[[], None] | None = None) -> dict[str, float]:
     """One pass over `batches`; `sync` (parameter averaging) runs every `sync_every` batches on several workers.
 
@@ -76,16 +83,16 @@ def train_epoch(model: Word2Vec, batches: Iterable[list[np.ndarray]], schedule: 
             "words_per_s": words / max(seconds, 1e-9), "lr": schedule.now()}
 
 
-def train(model: Word2Vec, sentences: list[np.ndarray], seed: int = 0,
+def train(model: Word2Vec, sentences: list[np.ndarray], epochs: int, seed: int = 0,
           report: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
     """All epochs in this process (tests, benchmark): the same steps a single Ray Train worker runs."""
     hp = model.hp
     n_words = int(sum(len(s) for s in sentences))
-    schedule = Schedule(hp.lr, hp.min_lr, n_words * hp.epochs)
+    schedule = lr_decay(hp.lr, hp.min_lr, n_words * epochs)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     rows = []
-    for epoch in range(1, hp.epochs + 1):
+    for epoch in range(1, epochs + 1):
         row = train_epoch(model, sentence_batches(sentences, hp.batch_words), schedule, rng, gen) | {"epoch": epoch}
         rows.append(row)
         if report is not None:

@@ -8,7 +8,7 @@ algorithm never touches Tune, the run directory or the CLI.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from trainfleet.errors import NonFiniteLossError, SpecError
+from trainfleet.schema import JobSpec, Resources
 
 
 class Hparams(BaseModel):
@@ -26,14 +27,23 @@ class Hparams(BaseModel):
 
 @dataclass
 class RunContext:
-    """What an algorithm is built from: the validated parts of the job spec."""
+    """What every backend (native algorithm, RLlib, SB3) is built from: the resolved job's parts.
+
+    `hparams` is the backend's own typed `Hparams` object, validated once with the job."""
 
     env_id: str
     env_kwargs: dict[str, Any]
     num_envs: int
     hparams: Any
     seed: int
-    resources: Any = None  # trainfleet.jobs.Resources
+    resources: Resources = field(default_factory=Resources)
+
+    @classmethod
+    def from_spec(cls, spec: JobSpec) -> RunContext:
+        """The context of a resolved RL job (`jobs.parse_spec`), its typed hparams handed on unchanged."""
+        if spec.env is None:
+            raise ValueError("a run context needs an RL job (one with `env:`)")
+        return cls(spec.env.id, dict(spec.env.kwargs), spec.env.num_envs, spec.typed_hparams, spec.seed, spec.resources)
 
 
 class Algorithm(ABC):

@@ -34,8 +34,10 @@ class EpisodeWindow:
         return {"returns": list(self.returns), "lengths": list(self.lengths), "episodes": self.episodes}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.returns.clear(), self.returns.extend(state["returns"])
-        self.lengths.clear(), self.lengths.extend(state["lengths"])
+        self.returns.clear()
+        self.returns.extend(state["returns"])
+        self.lengths.clear()
+        self.lengths.extend(state["lengths"])
         self.episodes = state["episodes"]
 
 

@@ -8,9 +8,10 @@ Rollout workers always act on CPU copies of the policy.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
+
+from trainfleet.devices import torch_device
+from trainfleet.schema import Resources
 
 
 def configure_threads(threads: int = 1) -> None:
@@ -20,9 +21,6 @@ def configure_threads(threads: int = 1) -> None:
         torch.set_num_threads(threads)
 
 
-def learner_device(resources: Any | None) -> torch.device:
-    """cuda when the job asks for a learner GPU (1 or auto) and one is visible, else cpu."""
-    want = getattr(resources, "learner_gpus", 0) if resources is not None else 0
-    if want in (1, "auto") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
+def learner_device(resources: Resources | None) -> torch.device:
+    """The learner's device for `resources.learner_gpus` (cpu without resources)."""
+    return torch_device(resources.learner_gpus if resources is not None else 0)

@@ -49,6 +49,10 @@ class RunningMeanStd:
 class ObsNormalizer(nn.Module):
     """(obs - mean) / std, clipped; identity when disabled. Statistics are module buffers."""
 
+    mean: torch.Tensor
+    var: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, shape: tuple[int, ...], enabled: bool, clip: float = 10.0) -> None:
         super().__init__()
         self.enabled, self.clip = enabled, clip

@@ -14,14 +14,13 @@ worker fresh weights.
 An algorithm subclasses `OffPolicyAlgorithm` and supplies its exploration policy
 (`behaviour`, an nn.Module that also runs on workers), `update` (one gradient step: the
 algorithm's math) and `networks` (what to checkpoint). Everything else -- envs, workers,
-replay, episode statistics, counters, exact checkpoints -- lives here once. The
-deterministic actor, the Q(s, a) critic and their bundle used by DDPG and TD3 are here too.
+replay, episode statistics, counters, exact checkpoints -- lives here once. The deterministic
+actor, the Q(s, a) critic and their bundle used by DDPG and TD3 are in
+`rl/core/deterministic_actor_critic.py`.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
 from typing import Any
 
 import gymnasium as gym
@@ -35,11 +34,9 @@ from trainfleet.fields import Width
 from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext, ensure_finite
 from trainfleet.rl.core.checkpoint import optimizer_lr
 from trainfleet.rl.core.episodes import EpisodeTracker
-from trainfleet.rl.core.networks import mlp, soft_update
-from trainfleet.rl.core.noise import NoiseHparams, make_noise
-from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
-from trainfleet.rl.core.schedules import Schedule
 from trainfleet.rl.core.learner import configure_threads, learner_device
+from trainfleet.rl.core.replay import ReplayBuffer, ReplaySample
+from trainfleet.rl.core.schedules import Schedule, set_lr
 from trainfleet.rl.core.workers import EnvConfig, PolicyBuilder, WorkerPool
 from trainfleet.rl.core.wrappers import env_state, make_vec_env, set_env_state
 
@@ -160,11 +157,7 @@ class OffPolicyAlgorithm(Algorithm):
     def _apply_learning_rate(self) -> None:
         """Set the learning rate (the number, or the schedule's value now) on every optimiser before a
         gradient phase: a restored optimiser state never decides it (PBT's perturbed `lr` takes effect)."""
-        lr = self.learning_rate()
-        for part in self.networks().values():
-            if isinstance(part, torch.optim.Optimizer):
-                for group in part.param_groups:
-                    group["lr"] = lr
+        set_lr((p for p in self.networks().values() if isinstance(p, torch.optim.Optimizer)), self.learning_rate())
 
     # ---- collection -------------------------------------------------------------------------
     @property
@@ -319,155 +312,3 @@ class OffPolicyAlgorithm(Algorithm):
             self.envs.close()
         else:
             self.pool.close()
-
-
-# ---- networks for deterministic actor-critic (DDPG, TD3) -------------------------------------
-
-def flat_dim(space: gym.Space) -> int:
-    return int(np.prod(space.shape))
-
-
-class DeterministicActor(nn.Module):
-    """mu(s): an MLP squashed by tanh and rescaled to the action box [low, high]."""
-
-    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> None:
-        super().__init__()
-        self.net = mlp(flat_dim(obs_space), hidden, "relu", out_dim=flat_dim(action_space), out_gain=0.01)
-        low, high = torch.as_tensor(action_space.low), torch.as_tensor(action_space.high)
-        self.register_buffer("scale", (high - low) / 2)
-        self.register_buffer("center", (high + low) / 2)
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.center + self.scale * torch.tanh(self.net(obs.flatten(1)))
-
-    def clamp(self, actions: torch.Tensor) -> torch.Tensor:
-        return torch.max(torch.min(actions, self.center + self.scale), self.center - self.scale)
-
-
-class NoisyActor(nn.Module):
-    """The exploration policy of DDPG/TD3: mu(s) + noise·(half-range), clipped to the box.
-
-    `noise` (one row per env, from `rl/core/noise.py`) is given in the trial process, where
-    OU noise keeps its state; a rollout worker draws Gaussian noise of std `sigma` itself.
-    """
-
-    def __init__(self, actor: DeterministicActor) -> None:
-        super().__init__()
-        self.actor = actor
-
-    def explore(self, obs: torch.Tensor, generator: torch.Generator | None = None, random: bool = False,
-                noise: np.ndarray | None = None, sigma: float = 0.0) -> tuple[torch.Tensor, dict]:
-        a = self.actor
-        if random:
-            u = torch.rand((obs.shape[0], *a.scale.shape), generator=generator, device=obs.device)
-            return a.center + a.scale * (2 * u - 1), {}
-        if noise is None:
-            eps = sigma * torch.randn((obs.shape[0], *a.scale.shape), generator=generator, device=obs.device)
-        else:
-            eps = torch.as_tensor(noise, device=obs.device)
-        return a.clamp(a(obs) + eps * a.scale), {}
-
-
-def _noisy_actor(obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> NoisyActor:
-    return NoisyActor(DeterministicActor(obs_space, action_space, hidden))
-
-
-def noisy_actor_builder(hidden: list[int]) -> PolicyBuilder:
-    """Picklable builder of a rollout worker's `NoisyActor`."""
-    return functools.partial(_noisy_actor, hidden=list(hidden))
-
-
-class QCritic(nn.Module):
-    """Q(s, a): an MLP on the concatenated observation and action."""
-
-    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int]) -> None:
-        super().__init__()
-        self.net = mlp(flat_dim(obs_space) + flat_dim(action_space), hidden, "relu", out_dim=1)
-
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([obs.flatten(1), action.flatten(1)], dim=1)).squeeze(-1)
-
-
-class ActorCriticHparams(OffPolicyHparams):
-    """What DDPG and TD3 share on top of the replay loop."""
-
-    batch_size: int = Field(256, ge=1, description="minibatch size per gradient step")
-    tau: float = Field(0.005, gt=0, le=1, description="soft target update weight")
-    noise: NoiseHparams = Field(NoiseHparams(kind="gaussian", sigma=0.1), description="exploration noise on mu(s)")
-
-
-class ActorCritic:
-    """DDPG/TD3's learnable parts: actor, critic, target copies, two Adams, exploration noise."""
-
-    def __init__(self, actor: DeterministicActor, critic: nn.Module, lr: float, noise: NoiseHparams,
-                 num_envs: int, rng: np.random.Generator) -> None:
-        self.actor, self.critic = actor, critic
-        self.behaviour = NoisyActor(actor)
-        self.actor_target = copy.deepcopy(actor).requires_grad_(False)
-        self.critic_target = copy.deepcopy(critic).requires_grad_(False)
-        self.actor_optimizer = adam(actor.parameters(), lr)
-        self.critic_optimizer = adam(critic.parameters(), lr)
-        self.noise_hp = noise
-        self.noise = make_noise(noise, (num_envs, *actor.scale.shape), rng)
-
-    def explore_kwargs(self, remote: bool) -> dict[str, Any]:
-        """Workers draw Gaussian noise of the same scale (OU state cannot follow a worker's episodes)."""
-        return {"sigma": self.noise_hp.sigma} if remote else {"noise": self.noise.sample()}
-
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor) -> np.ndarray:
-        return self.actor(obs[None].float())[0].cpu().numpy()
-
-    def update_targets(self, tau: float) -> None:
-        soft_update(self.critic_target, self.critic, tau)
-        soft_update(self.actor_target, self.actor, tau)
-
-    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
-        return {"actor": self.actor, "actor_target": self.actor_target, "critic": self.critic,
-                "critic_target": self.critic_target, "actor_optimizer": self.actor_optimizer,
-                "critic_optimizer": self.critic_optimizer}
-
-
-class ActorCriticPlumbing:
-    """The `OffPolicyAlgorithm` hooks DDPG and TD3 fill in alike, given `self.ac: ActorCritic`.
-
-    Mixed in before `OffPolicyAlgorithm` so each algorithm file keeps only its own math.
-    """
-
-    ac: ActorCritic
-    hp: ActorCriticHparams
-
-    @classmethod
-    def space_problem(cls, observation_space: gym.Space, action_space: gym.Space) -> str | None:
-        if isinstance(action_space, gym.spaces.Box):
-            return None
-        return f"{cls.__name__.lower()} needs a continuous (Box) action space"
-
-    def build_actor_critic(self, critic_cls: type[nn.Module]) -> None:
-        """Actor, critic (one Q or twin Qs), their targets and the exploration noise."""
-        hp = self.hp
-        actor = DeterministicActor(self.obs_space, self.action_space, hp.hidden).to(self.device)
-        critic = critic_cls(self.obs_space, self.action_space, hp.hidden).to(self.device)
-        self.ac = ActorCritic(actor, critic, self.learning_rate(), hp.noise, self.ctx.num_envs, self.rng)
-        self.behaviour = self.ac.behaviour
-
-    def worker_policy(self) -> PolicyBuilder:
-        return noisy_actor_builder(self.hp.hidden)
-
-    def explore_kwargs(self, remote: bool) -> dict[str, Any]:
-        return self.ac.explore_kwargs(remote)
-
-    def episodes_ended(self, ended: np.ndarray) -> None:
-        self.ac.noise.reset(ended)
-
-    def networks(self) -> dict[str, Any]:
-        return self.ac.modules()
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"noise": self.ac.noise.get_state()}
-
-    def set_extra_state(self, state: dict[str, Any]) -> None:
-        self.ac.noise.set_state(state["noise"])
-
-    def act(self, obs: Any) -> np.ndarray:
-        return self.ac.act(torch.as_tensor(np.asarray(obs), device=self.ac.actor.scale.device))

@@ -11,7 +11,8 @@ every step); `constant` is `start` forever.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,7 +28,7 @@ class Schedule(BaseModel):
     steps: int = Field(1, ge=1, description="steps to go from start to end")
 
     @model_validator(mode="after")
-    def _positive_for_exponential(self) -> "Schedule":
+    def _positive_for_exponential(self) -> Schedule:
         if self.schedule == "exponential" and (self.start <= 0 or self.end <= 0):
             raise ValueError("an exponential schedule needs start > 0 and end > 0")
         return self
@@ -39,6 +40,14 @@ class Schedule(BaseModel):
         if self.schedule == "linear":
             return self.start + frac * (self.end - self.start)
         return self.start * (self.end / self.start) ** frac
+
+
+def set_lr(optimizers: Iterable[Any], lr: float) -> None:
+    """Every optimiser steps with `lr` from now on: the config's schedule decides it, never a restored
+    optimiser state (a PBT-perturbed or `--set` lr takes effect)."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
 
 
 def constant(value: float) -> Schedule:

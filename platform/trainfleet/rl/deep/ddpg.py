@@ -20,13 +20,9 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from trainfleet.rl.core.algorithm import RunContext
+from trainfleet.rl.core.deterministic_actor_critic import ActorCriticHparams, ActorCriticPlumbing, QCritic
 from trainfleet.rl.core.noise import NoiseHparams
-from trainfleet.rl.core.off_policy import (
-    ActorCriticHparams,
-    ActorCriticPlumbing,
-    OffPolicyAlgorithm,
-    QCritic,
-)
+from trainfleet.rl.core.off_policy import OffPolicyAlgorithm
 from trainfleet.rl.core.replay import ReplaySample
 
 

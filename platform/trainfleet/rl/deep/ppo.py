@@ -30,6 +30,7 @@ from trainfleet.rl.core.algorithm import RunContext, ensure_finite
 from trainfleet.rl.core.clipped_objective import clipped_losses
 from trainfleet.rl.core.on_policy import OnPolicyAlgorithm, OnPolicyHparams
 from trainfleet.rl.core.rollout_buffer import Rollout
+from trainfleet.rl.core.schedules import Schedule, set_lr
 
 
 class PPOHparams(OnPolicyHparams):
@@ -59,15 +60,14 @@ class PPO(OnPolicyAlgorithm):
         """1 -> 0 over `anneal_env_steps` (1 forever without annealing)."""
         if self.hp.anneal_env_steps is None:
             return 1.0
-        return max(1.0 - self.env_steps / self.hp.anneal_env_steps, 0.0)
+        return Schedule(start=1.0, end=0.0, steps=self.hp.anneal_env_steps).value(self.env_steps)
 
     # ---- ALGO LOGIC ----------------------------------------------------------------------------
     def update(self, rollout: Rollout) -> dict[str, Any]:
         hp = self.hp
         b = self.batch(rollout, hp.gae_lambda)
         frac = self.progress_left()
-        for group in self.optimizer.param_groups:
-            group["lr"] = hp.lr * frac
+        set_lr([self.optimizer], hp.lr * frac)
         clip = hp.clip * frac
         n = b.obs.shape[0]
         sums = torch.zeros(5, device=self.device)  # policy, value, entropy, approx_kl, clipfrac

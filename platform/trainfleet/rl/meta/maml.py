@@ -38,8 +38,18 @@ from trainfleet.rl.core.conjugate_gradient import conjugate_gradient
 from trainfleet.rl.core.rollout_buffer import Rollout
 from trainfleet.rl.envs.tasks import Task
 from trainfleet.rl.meta.adaptation import (
-    MetaPolicy, MetaPolicyConfig, Params, PGBatch, adapt, adapt_and_sample, log_prob, maml_objective,
-    mean_episode_return, pg_batch, pg_loss, policy_params,
+    MetaPolicy,
+    MetaPolicyConfig,
+    Params,
+    PGBatch,
+    adapt,
+    adapt_and_sample,
+    log_prob,
+    maml_objective,
+    mean_episode_return,
+    pg_batch,
+    pg_loss,
+    policy_params,
 )
 from trainfleet.rl.meta.base import MetaAlgorithm, MetaHparams
 from trainfleet.rl.meta.evaluation import adaptation_metrics

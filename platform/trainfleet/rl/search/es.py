@@ -33,7 +33,7 @@ class ESHparams(SearchHparams):
     noise_table_size: int = Field(2**22, ge=1, description="float32 numbers in the shared noise table (16 MiB)")
 
     @model_validator(mode="after")
-    def _pairs(self) -> "ESHparams":
+    def _pairs(self) -> ESHparams:
         if self.population_size % 2:
             raise ValueError(f"population_size must be even (antithetic pairs), got {self.population_size}")
         return self

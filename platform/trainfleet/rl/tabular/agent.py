@@ -24,6 +24,7 @@ from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext
 from trainfleet.rl.core.envs import make_env
 from trainfleet.rl.tabular.exploration import ExplorationHparams, Explorer
 from trainfleet.rl.tabular.model import TabularModel, evaluate_exact, one_hot, uniform_policy
+from trainfleet.rl.tabular.planning import solve_optimal
 
 RETURN_WINDOW = 100  # episodes in the running mean of episode_return_mean
 
@@ -218,8 +219,6 @@ class PredictionAgent(TabularAgent):
         if spec == "optimal":
             if self.model is None:
                 raise SpecError(f"policy 'optimal' needs a known model; {self.ctx.env_id} has none", path="hparams.policy")
-            from trainfleet.rl.tabular.dynamic_programming import solve_optimal
-
             return one_hot(solve_optimal(self.model, self.hp.gamma)[1], self.n_actions)
         actions = np.asarray(spec)
         if actions.shape != (self.n_states,) or actions.min() < 0 or actions.max() >= self.n_actions:

@@ -4,7 +4,7 @@
   policy evaluation   V_pi(s) = sum_a pi(a|s) [R(s,a) + gamma sum_s' P(s'|s,a) V_pi(s')]  (L1937)
   policy improvement  pi'(s) = argmax_a [R(s,a) + gamma sum_s' P(s'|s,a) V_pi(s')]   (L1941)
 
-Every sweep is one sparse matrix-vector product over the whole model (`model.py`), never a
+Every sweep (`planning.py`) is one sparse matrix-vector product over the whole model (`model.py`), never a
 Python loop over states: that is what makes 10^6-state grids plannable (see
 benchmarks/value_iteration.py). Policy evaluation is either the direct solve of the linear
 Bellman system, v = (I - gamma P_pi)^-1 R_pi, or iterative sweeps to `theta`.
@@ -27,45 +27,7 @@ from trainfleet.rl.core.algorithm import Algorithm, Hparams, RunContext
 from trainfleet.rl.core.envs import make_env
 from trainfleet.rl.tabular.agent import rollout_returns, tabular_space_problem
 from trainfleet.rl.tabular.model import TabularModel, evaluate_exact, greedy, one_hot, uniform_policy
-
-# ---------------------------------------------------------------- the algorithm math
-
-
-def value_iteration_sweep(model: TabularModel, v: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
-    """One Bellman optimality backup of every state at once: (new V, the Q it came from)."""
-    q = model.q_values(v, gamma)
-    return q.max(axis=1), q
-
-
-def solve_optimal(model: TabularModel, gamma: float, theta: float = 1e-10, max_sweeps: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
-    """Value iteration to convergence: (V*, a greedy optimal policy)."""
-    v = np.zeros(model.n_states)
-    for _ in range(max_sweeps):
-        v_new, q = value_iteration_sweep(model, v, gamma)
-        delta = np.abs(v_new - v).max()
-        v = v_new
-        if delta < theta:
-            break
-    return v, greedy(model.q_values(v, gamma))
-
-
-def evaluate_iterative(model: TabularModel, pi: np.ndarray, gamma: float, theta: float, v0: np.ndarray | None = None, max_sweeps: int = 100_000) -> np.ndarray:
-    """Iterative policy evaluation: synchronous Bellman expectation sweeps until the change < theta."""
-    P_pi, R_pi = model.policy_matrices(pi)
-    v = np.zeros(model.n_states) if v0 is None else v0.copy()
-    for _ in range(max_sweeps):
-        v_new = R_pi + gamma * (P_pi @ v)
-        if np.abs(v_new - v).max() < theta:
-            return v_new
-        v = v_new
-    return v
-
-
-def improve(q: np.ndarray, old: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """Greedy improvement that keeps the old action when it is still (near-)best: no tie cycling."""
-    keep = q[np.arange(len(old)), old] >= q.max(axis=1) - tol
-    return np.where(keep, old, greedy(q, tol))
-
+from trainfleet.rl.tabular.planning import evaluate_iterative, improve, value_iteration_sweep
 
 # ---------------------------------------------------------------- platform plumbing
 

@@ -35,7 +35,7 @@ class TabularModel:
     R: np.ndarray  # (S, A), a transposed view of an (A, S) array (same layout as q_values)
 
     @classmethod
-    def from_arrays(cls, prob: np.ndarray, next_state: np.ndarray, reward: np.ndarray, terminated: np.ndarray) -> "TabularModel":
+    def from_arrays(cls, prob: np.ndarray, next_state: np.ndarray, reward: np.ndarray, terminated: np.ndarray) -> TabularModel:
         """From (S, A, K) outcome arrays: K possible outcomes per (state, action)."""
         n_states, n_actions, n_out = prob.shape
         s, a = np.divmod(np.arange(n_states * n_actions), n_actions)
@@ -49,7 +49,7 @@ class TabularModel:
         return cls(n_states, n_actions, P, R)
 
     @classmethod
-    def from_transitions(cls, P: dict, n_states: int, n_actions: int) -> "TabularModel":
+    def from_transitions(cls, P: dict, n_states: int, n_actions: int) -> TabularModel:
         """From a FrozenLake-style dict P[s][a] = [(prob, next_state, reward, terminated), ...]."""
         rows, cols, probs = [], [], []
         R = np.zeros((n_actions, n_states)).T
@@ -66,7 +66,7 @@ class TabularModel:
         return cls(n_states, n_actions, matrix, R)
 
     @classmethod
-    def from_env(cls, env: Any, env_id: str = "env") -> "TabularModel":
+    def from_env(cls, env: Any, env_id: str = "env") -> TabularModel:
         u = env.unwrapped
         n_states, n_actions = int(env.observation_space.n), int(env.action_space.n)
         m = getattr(u, "model", None)

@@ -10,14 +10,9 @@ from trainfleet.errors import SpecError
 from trainfleet.rl.core.algorithm import RunContext
 from trainfleet.rl.core.checkpoint import load_state, save_state
 from trainfleet.rl.envs.slippery_grid import SlipperyGridEnv
-from trainfleet.rl.tabular.dynamic_programming import (
-    PolicyIteration,
-    ValueIteration,
-    evaluate_iterative,
-    improve,
-    solve_optimal,
-)
+from trainfleet.rl.tabular.dynamic_programming import PolicyIteration, ValueIteration
 from trainfleet.rl.tabular.model import TabularModel, evaluate_exact, greedy, one_hot, uniform_policy
+from trainfleet.rl.tabular.planning import evaluate_iterative, improve, solve_optimal
 
 GAMMA = 0.99
 LAKE8 = ("FrozenLake-v1", {"map_name": "8x8", "is_slippery": True})
