@@ -1,24 +1,19 @@
 """Small DL jobs end to end: `trainfleet run` against the plain PyTorch script, whole processes.
 
-    python benchmarks/dl_small_jobs.py [--reps 3] [--ray-train mlp]
+    python benchmarks/dl_small_jobs.py [--reps 3] [--ray mlp] [--ray-train mlp]
 
 For the MLP digits, CNN digits and LSTM digit-sequences jobs, each repetition runs, one after
-the other and alternating which goes first, a fresh `trainfleet run JOB` process and a fresh
+the other and alternating which goes first, a fresh `trainfleet run JOB` process (these jobs need
+nothing from Ray: `executor: auto` trains them in the trainfleet process) and a fresh
 `python benchmarks/plain_pytorch_digits.py MODEL` process (same model, data split, optimiser,
 batch size and epochs). Reported: median whole-process seconds, the median of the per-pair
 ratios (the box is shared: a pair runs under the same load), and the final validation accuracy
-of both. The trainfleet process is split into its parts, from its summary.json and two time
-marks taken around `run_job`:
+of both. The trainfleet process is split into its parts (benchmarks/whole_process.py).
 
-  python + validate   interpreter start, imports, YAML + spec validation
-  ray start           `import ray` + ray.init of the embedded Ray (summary startup_s)
-  tune set-up         run directory, Tuner, Tune's imports (wall_s - startup_s - train_s)
-  trial overhead      trial actor start and imports, data, per-epoch reports, checkpoints (train_s - epochs)
-  epochs              the training loop itself (time_s of the last epoch)
-  results + exit      summary, Ray shutdown and interpreter exit
-
-`--ray-train NAME` also runs that job with `resources.trainer: ray_train` (a TorchTrainer with
-one worker, what every DL job paid before the in-trial loop) in each repetition.
+`--ray NAME` also runs that job with `resources.executor: ray` (the loop in a Tune trial on a
+local Ray, the default before the in-process executor), and `--ray-train NAME` with
+`resources.trainer: ray_train` (a one-worker TorchTrainer, the default before the in-trial loop),
+in each repetition.
 """
 
 from __future__ import annotations
@@ -32,7 +27,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
+
+from whole_process import PARTS, run_marked
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAIN = ROOT / "benchmarks" / "plain_pytorch_digits.py"
@@ -44,46 +42,25 @@ JOBS = {  # plain script's model name -> job file; CNN without its early stop, s
 }
 FINDINGS = """## What was cut, and what is left
 
-- A one-worker CPU job no longer starts a Ray Train controller, worker group, placement group and
-  Ray Data pipeline: the loop runs in the Tune trial (`dl/trial.py`). The `ray_train` line above
-  is that cost, measured in the same run.
-- The digits datasets are read from scikit-learn's bundled CSV without importing scikit-learn
-  (~2 s per process under load; it was paid twice, at validation and in the trial).
-- Checkpoint writes (state.pt, spec, data info, split) and per-epoch reports are not where the time
-  goes: one checkpoint write is timed above; every part but `epochs` is fixed cost.
-- Left: Ray's own start-up (the largest part), the trial actor's start and its imports (torch, and
-  torch._dynamo, which the first `torch.optim.Adam` imports; the plain script pays both too), the
-  driver's own torch import for validation (each model's typed hparams live in its torch module),
-  and Ray's shutdown with the interpreter's exit. On a shared 2-core box all of these grow with the
-  load while the plain script's share grows less, so the ratio moves with the load.
-"""
-PARTS = ["python + validate", "ray start", "tune set-up", "trial overhead", "epochs", "results + exit"]
-
-# `trainfleet run` as the console script runs it (main, then a normal exit), with two time marks.
-PROBE = """
-import json, sys, time
-import trainfleet.launch.run as run
-from trainfleet.cli import main
-marks_file, argv = sys.argv[1], sys.argv[2:]
-marks = {}
-real_run_job = run.run_job
-def run_job(*args, **kwargs):
-    marks["run_job"] = time.time()
-    return real_run_job(*args, **kwargs)
-run.run_job = run_job
-rc = main(argv)
-marks["main_done"] = time.time()
-open(marks_file, "w").write(json.dumps(marks))
-sys.exit(rc)
+- A one-worker CPU job no longer starts Ray at all: with `executor: auto` the `trainfleet run`
+  process runs the engine's loop itself (`launch/in_process.py`), writing the same run directory.
+  The `executor: ray` line above is the Tune trial it replaces, and the `ray_train` line the
+  one-worker TorchTrainer before that, both measured in the same run.
+- The digits datasets are read from scikit-learn's bundled CSV without importing scikit-learn.
+- Checkpoint writes (state.pt, spec, data info, split) are not where the time goes: one
+  checkpoint write is timed above.
+- Left: the interpreter and the imports both sides need (torch, and torch._dynamo, which the first
+  `torch.optim.Adam` step imports; the plain script pays both too), trainfleet's own imports
+  (pydantic, pyarrow, which imports pandas on its first table, gymnasium through the registry),
+  validation, and the data preparation of the trial set-up. On a shared 2-core box all of these
+  grow with the load, so the ratio moves with the load.
 """
 
 
-# What a fresh trial process imports and builds before its first epoch (the plain script pays torch and Adam
+# What a fresh process imports and builds before its first epoch (the plain script pays torch and Adam
 # too), and what one checkpoint write costs.
 TRIAL_IMPORTS = """
 import json, time
-t0 = time.perf_counter()
-import ray.tune
 t1 = time.perf_counter()
 import torch
 t2 = time.perf_counter()
@@ -106,7 +83,7 @@ def report(metrics, checkpoint=None):
             writes.append(time.perf_counter() - t)
 
 fit(spec, prepared.info, batches, report)
-print(json.dumps({"import ray.tune": t1 - t0, "import torch": t2 - t1, "import trainfleet's trial modules": t3 - t2,
+print(json.dumps({"import torch": t2 - t1, "import trainfleet's trial modules": t3 - t2,
                   "first torch.optim.Adam (imports torch._dynamo)": t4 - t3,
                   "one checkpoint write (mlp_digits)": sum(writes) / len(writes)}))
 """
@@ -119,26 +96,9 @@ def trial_imports() -> dict:
 
 
 def run_trainfleet(job: str, sets: list[str], out: Path) -> dict:
-    marks_file = out / f"marks-{time.time_ns()}.json"
-    argv = ["run", str(ROOT / job), "--output", str(out / "runs")] + [a for s in sets for a in ("--set", s)]
-    t0 = time.time()
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(marks_file), *argv], capture_output=True, text=True)
-    t_end = time.time()
-    if proc.returncode != 0:
-        raise SystemExit(f"trainfleet run {job} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    run_dir = Path(proc.stdout.strip().splitlines()[-1].removeprefix("run dir: "))
-    s = json.loads((run_dir / "summary.json").read_text())
-    marks = json.loads(marks_file.read_text())
-    epochs = s["final_metrics"]["time_s"]
-    parts = {
-        "python + validate": marks["run_job"] - t0,
-        "ray start": s["startup_s"],
-        "tune set-up": s["wall_s"] - s["startup_s"] - s["train_s"],
-        "trial overhead": s["train_s"] - epochs,
-        "epochs": epochs,
-        "results + exit": t_end - marks["run_job"] - s["wall_s"],
-    }
-    return {"wall": t_end - t0, "accuracy": s["final_metrics"]["val_accuracy"], "parts": parts}
+    argv = ["run", str(ROOT / job), "--output", str(out / "runs")] + [a for x in sets for a in ("--set", x)]
+    r = run_marked(argv, out, ROOT)
+    return {"wall": r["wall_s"], "accuracy": r["summary"]["final_metrics"]["val_accuracy"], "parts": r["parts"]}
 
 
 def run_plain(name: str) -> dict:
@@ -157,17 +117,20 @@ def med(values: list[float]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--ray", nargs="*", default=["mlp"], help="also run these jobs with executor: ray")
     ap.add_argument("--ray-train", nargs="*", default=["mlp"], help="also run these jobs with trainer: ray_train")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
     out = Path(tempfile.mkdtemp(prefix="tf-dl-small-"))
     load0 = os.getloadavg()[0]
-    rows: dict[str, dict[str, list]] = {n: {"plain": [], "trainfleet": [], "ray_train": []} for n in JOBS}
+    rows: dict[str, dict[str, list]] = {n: {"plain": [], "trainfleet": [], "ray": [], "ray_train": []} for n in JOBS}
     imports: list[dict] = []
     for rep in range(args.reps):
         imports.append(trial_imports())
         for name, (job, sets) in JOBS.items():
             runs = [("plain", lambda: run_plain(name)), ("trainfleet", lambda: run_trainfleet(job, sets, out))]
+            if name in args.ray:
+                runs.append(("ray", lambda: run_trainfleet(job, sets + ["resources.executor=ray"], out)))
             if name in args.ray_train:
                 runs.append(("ray_train", lambda: run_trainfleet(job, sets + ["resources.trainer=ray_train"], out)))
             if rep % 2:
@@ -179,19 +142,16 @@ def main() -> None:
 
 
 def report(rows: dict, imports: list[dict], args: argparse.Namespace, load0: float, load1: float, path: Path) -> None:
-    import ray
-    import torch
-
     lines = [
         "# Small DL jobs end to end: `trainfleet run` vs a plain PyTorch script",
         "",
         f"`python benchmarks/dl_small_jobs.py --reps {args.reps}` on {os.cpu_count()} CPUs, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
-        f"torch {torch.__version__}, ray {ray.__version__}. Load average {load0:.1f} before, {load1:.1f} after: "
+        f"torch {metadata.version('torch')}, ray {metadata.version('ray')}. Load average {load0:.1f} before, {load1:.1f} after: "
         "the box is shared with other work, so read the ratios (each pair ran back to back, alternating "
         "which went first), not the seconds.",
         "",
-        "Whole processes: `trainfleet run JOB` (one trial, the loop inside the Tune trial, run directory, "
+        "Whole processes: `trainfleet run JOB` (one trial, the loop in the trainfleet process, run directory, "
         "checkpoints, summary) against `python benchmarks/plain_pytorch_digits.py MODEL` (same model, split, "
         "Adam, batch 32, epochs; one torch thread in both).",
         "",
@@ -207,12 +167,15 @@ def report(rows: dict, imports: list[dict], args: argparse.Namespace, load0: flo
             f"{med([t['wall'] for t in r['trainfleet']]):.1f} | **{med(ratios):.2f}x** | "
             f"{med([p['accuracy'] for p in r['plain']]):.3f} / {med([t['accuracy'] for t in r['trainfleet']]):.3f} |"
         )
+    ways = {"ray": "in a Tune trial on a local Ray (`--set resources.executor=ray`)",
+            "ray_train": "through a one-worker TorchTrainer (`--set resources.trainer=ray_train`)"}
     for name, r in rows.items():
-        if r["ray_train"]:
-            ratios = [t["wall"] / p["wall"] for p, t in zip(r["plain"], r["ray_train"])]
-            lines += ["", f"The same `{JOBS[name][0]}` through a one-worker TorchTrainer (`--set resources.trainer="
-                      f"ray_train`): {med([t['wall'] for t in r['ray_train']]):.1f} s median, "
-                      f"**{med(ratios):.2f}x** the plain script (val accuracy {med([t['accuracy'] for t in r['ray_train']]):.3f})."]
+        for kind, how in ways.items():
+            if r[kind]:
+                ratios = [t["wall"] / p["wall"] for p, t in zip(r["plain"], r[kind])]
+                lines += ["", f"The same `{JOBS[name][0]}` {how}: {med([t['wall'] for t in r[kind]]):.1f} s median, "
+                          f"**{med(ratios):.2f}x** the plain script (val accuracy "
+                          f"{med([t['accuracy'] for t in r[kind]]):.3f})."]
     lines += ["", "## Where `trainfleet run`'s time goes (seconds, median over repetitions)", "",
               "| part | " + " | ".join(f"`{JOBS[n][0].split('/')[-1]}`" for n in rows) + " |",
               "|---|" + "---:|" * len(rows)]
@@ -221,11 +184,11 @@ def report(rows: dict, imports: list[dict], args: argparse.Namespace, load0: flo
                                                 for r in rows.values()) + " |")
     lines.append("| whole process | " + " | ".join(f"{med([t['wall'] for t in r['trainfleet']]):.2f}"
                                                   for r in rows.values()) + " |")
-    lines += ["", "Of the trial overhead, measured in a fresh process like the trial's (median): "
+    lines += ["", "Of the trial set-up, measured in a fresh process (median): "
               + "; ".join(f"{k} {med([i[k] for i in imports]):.2f} s" for k in imports[0]) + "."]
     lines += ["", FINDINGS.rstrip(), "", "Raw (seconds, in run order):", ""]
     for name, r in rows.items():
-        for kind in ("plain", "trainfleet", "ray_train"):
+        for kind in ("plain", "trainfleet", "ray", "ray_train"):
             if r[kind]:
                 lines.append(f"- {name} {kind}: " + ", ".join(f"{x['wall']:.1f}" for x in r[kind]))
     path.write_text("\n".join(lines) + "\n")

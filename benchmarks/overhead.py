@@ -1,20 +1,21 @@
 """The framework tax: `trainfleet run jobs/rl/ppo_cartpole.yaml` against a Stable-Baselines3 script, as whole processes.
 
-A user pays the whole command, not the training loop: Python and trainfleet imports, Ray's
-start-up, Tune's trial set-up, the iterations with their reporting and checkpoints, and Ray's
-shutdown. Both sides run as fresh processes to the same stop rule (a mean training return >=
-475 on CartPole-v1), interleaved pair by pair so that background load hits both alike:
+A user pays the whole command, not the training loop: Python and trainfleet imports, validation,
+(on Ray) Ray's start-up and Tune's trial set-up, the iterations with their reporting and
+checkpoints, and the exit. Every side runs as a fresh process to the same stop rule (a mean
+training return >= 475 on CartPole-v1), interleaved seed by seed (the order alternating) so that
+background load hits all alike:
 
-- trainfleet: `python -m trainfleet run jobs/rl/ppo_cartpole.yaml --set seed=S` (the main job);
+- trainfleet: `python -m trainfleet run jobs/rl/ppo_cartpole.yaml --set seed=S` (the main job; it
+  needs nothing from Ray, so `executor: auto` runs it in the trainfleet process);
+- trainfleet on Ray: the same with `--set resources.executor=ray` (a Tune trial on a local Ray);
 - Stable-Baselines3: a whole script, `import stable_baselines3` included, with RL-Zoo's PPO
   settings for CartPole-v1 (benchmarks/ppo_cartpole.py's `sb3_ppo`), one torch thread (its fastest
   setting here).
 
 Targets (issue 10): trainfleet's whole command <= 0.5x SB3's, and the job's `train_s / time_s`
-(Tune's trial time over the training iterations' own time) <= 1.15. Then the parts a run pays
-before its first env step, each measured in fresh processes: the CLI's imports and validation,
-`import ray` + `ray.init`, and Tune's trial set-up around building the job's runner (env and
-network).
+(the trial's wall time, set-up included, over the training iterations' own time) <= 1.15. Each
+trainfleet process is split into its parts (benchmarks/whole_process.py).
 
     pip install -e '.[bench]'
     python benchmarks/overhead.py [--pairs 3]
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from whole_process import PARTS, run_marked
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = ROOT / "jobs" / "rl" / "ppo_cartpole.yaml"
@@ -47,135 +49,124 @@ sys.path.insert(0, {bench!r})
 from ppo_cartpole import sb3_ppo
 print(json.dumps(sb3_ppo(int(sys.argv[1]), max_s=600.0)))
 """
-TRIAL_PROBE = """
-import json, sys, tempfile, time
-from trainfleet import jobs
-from trainfleet.launch import cluster
-from trainfleet.launch.run import trial_resources
-
-spec, _ = jobs.load_job(sys.argv[1])
-ray_s = cluster.connect(None)
-from ray import tune
-
-def trainable(config):
-    t0 = time.perf_counter()
-    from trainfleet.launch.runner import build_runner  # what rl_trial imports, then builds
-    imported = time.perf_counter()
-    runner = build_runner(spec)
-    tune.report({"imports_s": imported - t0, "build_s": time.perf_counter() - imported})
-    runner.close()
-
-t0 = time.perf_counter()
-with tempfile.TemporaryDirectory() as d:
-    grid = tune.Tuner(tune.with_resources(trainable, trial_resources(spec)),
-                      run_config=tune.RunConfig(storage_path=d, verbose=0)).fit()
-fit_s = time.perf_counter() - t0
-print(json.dumps({"ray_s": ray_s, "fit_s": fit_s, **{k: grid[0].metrics[k] for k in ("imports_s", "build_s")}}))
-"""
+EXECUTORS = ("in_process", "ray")
 
 
-def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """(wall s, CPU s of the process tree as reaped, stdout) of one fresh process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:4]} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, proc.stdout
-
-
-def trainfleet_run(seed: int, out_root: Path) -> dict[str, Any]:
-    wall, cpu, out = timed([sys.executable, "-m", "trainfleet", "run", str(JOB), "--output", str(out_root),
-                            "--set", f"seed={seed}"])
-    run_dir = Path(out.strip().splitlines()[-1].removeprefix("run dir: "))
-    s = json.loads((run_dir / "summary.json").read_text())
-    m = s["final_metrics"]
-    return {"wall_s": wall, "cpu_s": cpu, "startup_s": s["startup_s"], "train_s": s["train_s"],
-            "time_s": m["time_s"], "iterations": m["iteration"], "env_steps": m["env_steps"],
+def trainfleet_run(seed: int, out_root: Path, executor: str) -> dict[str, Any]:
+    argv = ["run", str(JOB), "--output", str(out_root), "--set", f"seed={seed}", "--set", f"resources.executor={executor}"]
+    r = run_marked(argv, out_root, ROOT)
+    s, m = r["summary"], r["summary"]["final_metrics"]
+    return {"wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "train_s": s["train_s"], "time_s": m["time_s"],
+            "iterations": m["iteration"], "env_steps": m["env_steps"], "parts": r["parts"],
             "reached": s["stop_reason"] == "episode_return_mean"}
 
 
 def sb3_run(seed: int) -> dict[str, Any]:
-    wall, cpu, out = timed([sys.executable, "-c", SB3_SCRIPT.format(bench=str(ROOT / "benchmarks")), str(seed)])
-    r = json.loads(out.strip().splitlines()[-1])
-    return {"wall_s": wall, "cpu_s": cpu, "time_s": r["wall_s"], "env_steps": r["env_steps"], "reached": r["reached"]}
-
-
-def parts() -> dict[str, float]:
-    """What a run pays before its first env step, each part in a fresh process."""
-    validate, _, _ = timed([sys.executable, "-m", "trainfleet", "validate", str(JOB)])
-    bare, _, _ = timed([sys.executable, "-c", "pass"])
-    _, _, out = timed([sys.executable, "-c", TRIAL_PROBE, str(JOB)])
-    probe = json.loads(out.strip().splitlines()[-1])
-    return {"python start": bare, "trainfleet imports + validation": validate - bare,
-            "import ray + ray.init": probe["ray_s"],
-            "Tune experiment + trial actor start": probe["fit_s"] - probe["imports_s"] - probe["build_s"],
-            "trial imports (trainfleet, torch, gymnasium)": probe["imports_s"],
-            "env + network construction": probe["build_s"]}
+    before = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", SB3_SCRIPT.format(bench=str(ROOT / "benchmarks")), str(seed)],
+                          capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - before
+    if proc.returncode != 0:
+        raise RuntimeError(f"SB3 failed:\n{proc.stderr[-2000:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"wall_s": wall, "time_s": r["wall_s"], "env_steps": r["env_steps"], "reached": r["reached"]}
 
 
 def med(rows: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
 
-def write_report(tf: list[dict[str, Any]], sb3: list[dict[str, Any]], before: dict[str, float],
+IMPORTS = """
+import json, time
+t0 = time.perf_counter()
+import torch
+t1 = time.perf_counter()
+torch.optim.Adam(torch.nn.Linear(2, 2).parameters())
+t2 = time.perf_counter()
+import pandas
+t3 = time.perf_counter()
+print(json.dumps({"import torch": t1 - t0, "first torch.optim optimiser (imports torch._dynamo)": t2 - t1,
+                  "import pandas (trainfleet: pyarrow's first table)": t3 - t2}))
+"""
+
+
+def import_probe() -> dict[str, float]:
+    proc = subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def write_report(tf: dict[str, list[dict[str, Any]]], sb3: list[dict[str, Any]], probes: list[dict[str, float]],
                  loads: tuple[float, float]) -> None:
-    ratio = med(tf, "wall_s") / med(sb3, "wall_s")
-    tax = [r["train_s"] / r["time_s"] for r in tf]
+    local, on_ray = tf["in_process"], tf["ray"]
+    ratio = {e: statistics.median(a["wall_s"] / b["wall_s"] for a, b in zip(tf[e], sb3)) for e in EXECUTORS}
+    tax = {e: [r["train_s"] / r["time_s"] for r in tf[e]] for e in EXECUTORS}
     lines = [
         "# The framework tax: whole `trainfleet run` vs a whole Stable-Baselines3 script (PPO, CartPole-v1 to 475)",
         "",
-        f"{len(tf)} pairs of fresh processes, interleaved; {os.cpu_count()} vCPU shared with other jobs; 1-min load "
-        f"average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end; "
+        f"{len(sb3)} rounds of fresh processes, interleaved (order alternating); {os.cpu_count()} vCPU shared with "
+        f"other jobs; 1-min load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Generated by `python benchmarks/overhead.py`.",
         "",
-        "| | trainfleet `run jobs/rl/ppo_cartpole.yaml` | SB3 script (RL-Zoo PPO) | trainfleet / SB3 |",
+        "| | trainfleet `run jobs/rl/ppo_cartpole.yaml` (in process, the default) | the same with `executor: ray` "
+        "| SB3 script (RL-Zoo PPO) |",
         "|---|---|---|---|",
-        f"| whole command, wall s (median) | {med(tf, 'wall_s'):.1f} | {med(sb3, 'wall_s'):.1f} | **{ratio:.2f}x** "
-        f"(target <= 0.5x) |",
-        f"| CPU s of the process tree (median) | {med(tf, 'cpu_s'):.1f} | {med(sb3, 'cpu_s'):.1f} | "
-        f"{med(tf, 'cpu_s') / med(sb3, 'cpu_s'):.2f}x |",
-        f"| training loop, s (median) | {med(tf, 'time_s'):.1f} | {med(sb3, 'time_s'):.1f} | "
-        f"{med(tf, 'time_s') / med(sb3, 'time_s'):.2f}x |",
-        f"| env steps to 475 (median) | {med(tf, 'env_steps'):,.0f} | {med(sb3, 'env_steps'):,.0f} | |",
-        f"| reached 475 | {sum(r['reached'] for r in tf)}/{len(tf)} | {sum(r['reached'] for r in sb3)}/{len(sb3)} | |",
+        f"| whole command, wall s (median) | {med(local, 'wall_s'):.1f} | {med(on_ray, 'wall_s'):.1f} | "
+        f"{med(sb3, 'wall_s'):.1f} |",
+        f"| trainfleet / SB3, whole command (median of rounds) | **{ratio['in_process']:.2f}x** (target <= 0.5x) | "
+        f"{ratio['ray']:.2f}x | |",
+        f"| CPU s of trainfleet's process tree (median) | {med(local, 'cpu_s'):.1f} | {med(on_ray, 'cpu_s'):.1f} | |",
+        f"| training loop, s (median) | {med(local, 'time_s'):.1f} | {med(on_ray, 'time_s'):.1f} | "
+        f"{med(sb3, 'time_s'):.1f} |",
+        f"| `train_s / time_s` (median) | **{statistics.median(tax['in_process']):.2f}** (target <= 1.15) | "
+        f"{statistics.median(tax['ray']):.2f} | |",
+        f"| env steps to 475 (median) | {med(local, 'env_steps'):,.0f} | {med(on_ray, 'env_steps'):,.0f} | "
+        f"{med(sb3, 'env_steps'):,.0f} |",
+        f"| reached 475 | {sum(r['reached'] for r in local)}/{len(local)} | {sum(r['reached'] for r in on_ray)}/"
+        f"{len(on_ray)} | {sum(r['reached'] for r in sb3)}/{len(sb3)} |",
         "",
-        f"trainfleet's `train_s / time_s` (Tune's trial time over the iterations' own time): median "
-        f"**{statistics.median(tax):.2f}** (per pair: {', '.join(f'{t:.2f}' for t in tax)}; target <= 1.15); "
-        f"start-up (`import ray` + `ray.init`) median {med(tf, 'startup_s'):.1f} s, "
-        f"{med(tf, 'iterations'):.0f} iterations.",
+        "Per round (wall s, in process / on Ray / SB3): "
+        + ", ".join(f"{a['wall_s']:.1f} / {b['wall_s']:.1f} / {c['wall_s']:.1f}" for a, b, c in zip(local, on_ray, sb3)),
         "",
-        "Per pair (trainfleet wall / SB3 wall, s): "
-        + ", ".join(f"{a['wall_s']:.1f} / {b['wall_s']:.1f}" for a, b in zip(tf, sb3)),
+        "`train_s / time_s` per round, in process: " + ", ".join(f"{t:.2f}" for t in tax["in_process"])
+        + f"; {med(local, 'iterations'):.0f} iterations (median).",
         "",
-        "## What a run pays before its first env step (fresh processes, after the pairs)",
+        "## Where each trainfleet command's time goes (seconds, median over rounds; benchmarks/whole_process.py)",
         "",
-        "| part | seconds |",
-        "|---|---:|",
+        "| part | in process | on Ray |",
+        "|---|---:|---:|",
     ]
-    lines += [f"| {name} | {value:.2f} |" for name, value in before.items()]
-    lines += [f"| sum | {sum(before.values()):.2f} |", ""]
+    for part in PARTS:
+        lines.append(f"| {part} | {statistics.median(r['parts'][part] for r in local):.2f} | "
+                     f"{statistics.median(r['parts'][part] for r in on_ray):.2f} |")
+    lines += [
+        f"| whole command | {med(local, 'wall_s'):.2f} | {med(on_ray, 'wall_s'):.2f} |",
+        "",
+        "Imports that both trainfleet and SB3 pay, each in a fresh process after the rounds (median): "
+        + "; ".join(f"{name} {statistics.median(p[name] for p in probes):.2f} s" for name in probes[0]) + ".",
+        "",
+    ]
     OUT.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=3, help="rounds (one run of each side per round)")
     args = parser.parse_args()
     load_start = os.getloadavg()[0]
-    tf, sb3 = [], []
+    tf: dict[str, list[dict[str, Any]]] = {e: [] for e in EXECUTORS}
+    sb3: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.pairs):
-            tf.append(trainfleet_run(seed, Path(tmp)))
-            print("trainfleet", seed, tf[-1], flush=True)
-            sb3.append(sb3_run(seed))
-            print("sb3", seed, sb3[-1], flush=True)
-    before = parts()
-    write_report(tf, sb3, before, (load_start, os.getloadavg()[0]))
+            sides = [("in_process", lambda: tf["in_process"].append(trainfleet_run(seed, Path(tmp), "in_process"))),
+                     ("sb3", lambda: sb3.append(sb3_run(seed))),
+                     ("ray", lambda: tf["ray"].append(trainfleet_run(seed, Path(tmp), "ray")))]
+            for name, side in sides if seed % 2 == 0 else sides[::-1]:
+                side()
+                last = sb3[-1] if name == "sb3" else tf[name][-1]
+                print(seed, name, f"{last['wall_s']:.1f} s", flush=True)
+    probes = [import_probe() for _ in range(3)]
+    write_report(tf, sb3, probes, (load_start, os.getloadavg()[0]))
 
 
 if __name__ == "__main__":

@@ -362,6 +362,16 @@ SET_CASES = {
     "set_whole_spec_to_list": override(QL, ["hparams=[1]"], "hparams:", "valid dictionary"),
     "set_huge_int": override(QL, ["seed=" + "9" * 400], "seed:", "less than or equal to", "..."),
     "set_backend_list": override(QL, ["backend=[native]"], "backend:"),
+    "executor_unknown": override(QL, ["resources.executor=local"], "resources.executor:", "'in_process'", "'local'"),
+    "in_process_sweep": override(SWEEP, ["resources.executor=in_process"], "resources.executor:",
+                                 "in_process cannot run this job", "`tune:` sweep"),
+    "in_process_rollout_workers": override(PPO, ["resources.executor=in_process", "resources.rollout_workers=1"],
+                                           "resources.executor:", "rollout_workers: 1 are Ray actors"),
+    "in_process_rllib": override(RLLIB, ["resources.executor=in_process"], "resources.executor:", "rllib backend"),
+    "in_process_ddp": override(MLP, ["resources.executor=in_process", "resources.num_workers=2"],
+                               "resources.executor:", "num_workers: 2", "Ray Train"),
+    "in_process_ray_train": override(MLP, ["resources.executor=in_process", "resources.trainer=ray_train"],
+                                     "resources.executor:", "TorchTrainer"),
 }
 
 CLI_CASES = {
@@ -399,6 +409,9 @@ CLI_CASES = {
                                           "{data}", expect=("must be inside the uploaded directory",), job=QL),
     "submit_bad_spec": cli("submit", "{job}", "--address", "http://127.0.0.1:1", "--set", "hparams.alpah=1",
                            expect=("hparams.alpah: unknown field",), job=QL),
+    "submit_in_process": cli("submit", "{job}", "--address", "http://127.0.0.1:1", "--working-dir", ".",
+                             "--set", "resources.executor=in_process",
+                             expect=("resources.executor:", "submitted job runs on the cluster's Ray"), job=QL),
     "submit_missing_job": cli("submit", "gone.yaml", "--address", "http://127.0.0.1:1",
                               expect=("gone.yaml: no such job file",)),
     "run_output_under_a_file": cli("run", "{job}", "--output", "{job}/runs", expect=("job.yaml is not a directory",),

@@ -1,4 +1,6 @@
-"""`trainfleet run | eval | report | list` in-process on the session's Ray (the CLI contract)."""
+"""`trainfleet run | eval | report | list` called in this process (the CLI contract): a run goes
+through both executors, the driver itself and a Tune trial on the session's Ray, and must leave
+the same run directory contract either way."""
 
 from __future__ import annotations
 
@@ -27,23 +29,26 @@ def run_dir_of(lines: list[str]) -> Path:
     return Path(lines[-1].removeprefix("run dir: "))
 
 
-@pytest.fixture(scope="module")
-def q_run(ray_session, tmp_path_factory):
-    """One short Q-learning run shared by the tests of this module."""
+@pytest.fixture(scope="module", params=["in_process", "ray"])
+def q_run(request, tmp_path_factory):
+    """One short Q-learning run per executor, shared by the tests of this module."""
+    if request.param == "ray":
+        request.getfixturevalue("ray_session")
     out = tmp_path_factory.mktemp("runs")
     argv = ["run", QL, "--output", str(out), "--set", "stop.iterations=4", "--set", "checkpoint.every=2",
-            "--set", "hparams.episodes_per_iteration=200", "--set", "seed=3"]
+            "--set", "hparams.episodes_per_iteration=200", "--set", "seed=3",
+            "--set", f"resources.executor={request.param}"]
     import io
     import contextlib
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         rc = main(argv)
-    return rc, buf.getvalue().strip().splitlines()
+    return rc, buf.getvalue().strip().splitlines(), request.param
 
 
 def test_run_writes_the_run_directory(q_run):
-    rc, lines = q_run
+    rc, lines, executor = q_run
     assert rc == 0
     run_dir = run_dir_of(lines)
     progress = [ln for ln in lines if ln.startswith("iter ")]
@@ -53,10 +58,11 @@ def test_run_writes_the_run_directory(q_run):
     spec = yaml.safe_load((run_dir / "spec.yaml").read_text())
     assert spec["stop"]["iterations"] == 4 and spec["seed"] == 3  # resolved, overrides applied
     assert spec["hparams"]["episodes_per_iteration"] == 200
+    assert spec["resources"]["executor"] == executor and (run_dir / "tune").is_dir() == (executor == "ray")
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["stop_reason"] == "iterations"
-    assert summary["seed"] == 3 and summary["versions"]["ray"].startswith("2.")
+    assert summary["seed"] == 3 and summary["versions"]["ray"].startswith("2.") and summary["executor"] == executor
     assert summary["final_metrics"]["iteration"] == 4
     assert summary["startup_s"] >= 0 and summary["train_s"] > 0 and summary["wall_s"] >= summary["train_s"]
     assert (run_dir / "checkpoints" / "final" / "state.pt").is_file()

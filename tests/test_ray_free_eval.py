@@ -138,7 +138,8 @@ def trainfleet(*argv: str, env: dict[str, str], timeout: float) -> subprocess.Co
 def test_run_eval_and_report_ignore_a_stale_cluster_file(stale_ray_env, tmp_path):
     """The timeouts bound a hang (Ray's GCS retries take minutes); they are no speed claim."""
     run = trainfleet("run", str(JOBS / "rl" / "q_learning_frozenlake.yaml"), "--output", str(tmp_path),
-                     "--set", "stop.iterations=2", env=stale_ray_env, timeout=240)
+                     "--set", "stop.iterations=2", "--set", "resources.executor=ray",  # starts a local Ray
+                     env=stale_ray_env, timeout=240)
     assert run.returncode == 0, run.stdout[-1500:] + run.stderr[-1500:]
     run_dir = run.stdout.strip().splitlines()[-1].removeprefix("run dir: ")
     for argv in (("eval", run_dir, "--episodes", "2"), ("report", run_dir)):

@@ -74,7 +74,8 @@ def test_a_batched_report_becomes_one_row_and_one_progress_line_per_iteration(tm
     import json
     from types import SimpleNamespace
 
-    from trainfleet.launch.progress import ROWS, RunRecorder
+    from trainfleet.launch.progress import RunRecorder
+    from trainfleet.launch.recording import ROWS
 
     out = io.StringIO()
     recorder = RunRecorder(tmp_path, sweep=False, stream=out)

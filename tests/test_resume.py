@@ -1,7 +1,8 @@
-"""Ctrl-C, --resume and a NaN loss: the run directory stays consistent and resumable.
+"""Ctrl-C, --resume and a NaN loss: the run directory stays consistent and resumable, on either executor.
 
-The interrupted and the diverging runs are real `trainfleet run` processes; they join the
-session's Ray by address (so no second Ray start-up) and get SIGINT like a terminal's Ctrl-C.
+The interrupted and the diverging runs are real `trainfleet run` processes that get SIGINT like a
+terminal's Ctrl-C. On `ray` they join the session's Ray by address (so no second Ray start-up) and
+run a Tune trial; `in_process` runs the same loop in the `trainfleet run` process without Ray.
 """
 
 from __future__ import annotations
@@ -25,11 +26,17 @@ from trainfleet.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 QL = str(ROOT / "jobs" / "rl" / "q_learning_frozenlake.yaml")
 PLUGINS = ROOT / "tests" / "plugins"
+ITERATIONS = 100  # in-process, ~0.05 s each: the Ctrl-C after iteration 5 lands well before the end
 
 
-@pytest.fixture(scope="module")
-def address(ray_session) -> str:
-    return ray_session.get_runtime_context().gcs_address
+EXECUTORS = ["ray", "in_process"]
+
+
+def executor_args(request, executor: str) -> list[str]:
+    """`--address` of the session's Ray for a Tune run; nothing for an in-process one."""
+    if executor == "in_process":
+        return ["--set", "resources.executor=in_process"]
+    return ["--address", request.getfixturevalue("ray_session").get_runtime_context().gcs_address]
 
 
 def trainfleet(*argv: str, cwd: Path = ROOT, **popen) -> subprocess.Popen:
@@ -40,9 +47,10 @@ def trainfleet(*argv: str, cwd: Path = ROOT, **popen) -> subprocess.Popen:
     )
 
 
-def test_ctrl_c_then_resume_keeps_every_iteration_once(address, runs):
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_ctrl_c_then_resume_keeps_every_iteration_once(request, executor, runs):
     proc = trainfleet(
-        "run", QL, "--address", address, "--output", str(runs), "--set", "stop.iterations=30",
+        "run", QL, *executor_args(request, executor), "--output", str(runs), "--set", f"stop.iterations={ITERATIONS}",
         "--set", "hparams.episodes_per_iteration=100", "--set", "checkpoint.every=2",
     )
     lines, sent = [], False
@@ -63,7 +71,7 @@ def test_ctrl_c_then_resume_keeps_every_iteration_once(address, runs):
     kept = json.loads((run_dir / "checkpoints" / "latest" / "progress.json").read_text())
     assert kept["iteration"] >= 4 and kept["iteration"] % 2 == 0
     before = [r["iteration"] for r in pq.read_table(run_dir / "metrics.parquet").to_pylist()]
-    assert before and before[-1] < 30
+    assert before and before[-1] < ITERATIONS
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
@@ -71,16 +79,18 @@ def test_ctrl_c_then_resume_keeps_every_iteration_once(address, runs):
     out = buf.getvalue().splitlines()
     assert out[-1] == f"run dir: {run_dir}"
     resumed = [int(ln.split()[1]) for ln in out if ln.startswith("iter ")]
-    assert resumed[0] == kept["iteration"] + 1 and resumed[-1] == 30  # continues from the checkpoint
+    assert resumed[0] == kept["iteration"] + 1 and resumed[-1] == ITERATIONS  # continues from the checkpoint
     rows = pq.read_table(run_dir / "metrics.parquet").to_pylist()
-    assert [r["iteration"] for r in rows] == list(range(1, 31))  # every iteration exactly once
+    assert [r["iteration"] for r in rows] == list(range(1, ITERATIONS + 1))  # every iteration exactly once
     steps = [r["env_steps"] for r in rows]
     assert steps == sorted(steps)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["stop_reason"] == "iterations"
+    assert summary["executor"] == executor and summary["final_metrics"]["iteration"] == ITERATIONS
 
 
-def test_nan_loss_stops_with_one_line_and_keeps_last_good_checkpoint(address, runs, tmp_path):
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_nan_loss_stops_with_one_line_and_keeps_last_good_checkpoint(request, executor, runs, tmp_path):
     job = tmp_path / "diverging.yaml"
     job.write_text(textwrap.dedent(
         """\
@@ -92,7 +102,7 @@ def test_nan_loss_stops_with_one_line_and_keeps_last_good_checkpoint(address, ru
         checkpoint: {every: 1}
         """
     ))
-    proc = trainfleet("run", str(job), "--address", address, "--output", str(runs), cwd=PLUGINS)
+    proc = trainfleet("run", str(job), *executor_args(request, executor), "--output", str(runs), cwd=PLUGINS)
     out, _ = proc.communicate(timeout=240)
     lines = out.strip().splitlines()
     assert proc.returncode == 1, lines[-10:]

@@ -79,6 +79,15 @@ def signed_then_truncated(run_dir: Path) -> None:
     truncate(ckpt.relative_to(run_dir) / "state.pt")(run_dir)
 
 
+def in_process_then_truncated(run_dir: Path) -> None:
+    """A run the in-process executor made (no Tune state to sign), its latest checkpoint cut short."""
+    spec = yaml.safe_load((run_dir / "spec.yaml").read_text())
+    spec["resources"]["executor"] = "in_process"
+    (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
+    shutil.copytree(run_dir / FINAL, run_dir / "checkpoints" / "latest")
+    truncate(Path("checkpoints") / "latest" / "state.pt")(run_dir)
+
+
 def nothing(run_dir: Path) -> None:
     pass
 
@@ -115,6 +124,8 @@ CASES = {
     "report-corrupt-trials": ("rl", REPORT, overwrite("trials.parquet", b"garbage"), "trials.parquet: not a readable Parquet"),
     "resume-unsigned": ("rl", RESUME, nothing, "signatures.json: missing"),
     "resume-truncated-tune-checkpoint": ("rl", RESUME, signed_then_truncated, "state.pt: not a readable weights-only checkpoint"),
+    "resume-in-process-truncated-state": ("rl", RESUME, in_process_then_truncated,
+                                          "latest/state.pt: not a readable weights-only checkpoint"),
     "resume-corrupt-signatures": ("rl", RESUME, overwrite(trust.SIGNATURES_FILE, b"{oops"), "signatures.json: not readable JSON"),
     "resume-corrupt-spec-yaml": ("rl", RESUME, overwrite("spec.yaml", b"\tname: x\n"), "spec.yaml"),
     "resume-missing-spec-yaml": ("rl", RESUME, remove("spec.yaml"), "not a run directory"),

@@ -1,7 +1,7 @@
 """A run directory is data: `eval`, `report` and `run --resume` never run code found in one.
 
-Real runs of each backend (native RL, a sweep, RLlib, DL on Ray Train) leave Tune's and RLlib's
-pickles in their run directories. A command-running pickle planted in every one of them is never
+Real runs of each backend on Tune (native RL, a sweep, RLlib, DL) leave Tune's and RLlib's pickles
+in their run directories (an in-process run leaves none: tests/test_in_process.py). A command-running pickle planted in every one of them is never
 run; `--resume` refuses a directory whose Tune files this user's trainfleet did not sign; a
 `module:Class` written into a stored spec is never imported without the opt-in; and files that
 `report` and `eval` write replace a planted symlink instead of writing through it.
@@ -29,13 +29,14 @@ JOBS = ROOT / "jobs"
 
 RUNS = {
     "native": (JOBS / "rl" / "q_learning_frozenlake.yaml",
-               {"stop.iterations": 2, "checkpoint.every": 1, "hparams.episodes_per_iteration": 50}),
+               {"stop.iterations": 2, "checkpoint.every": 1, "hparams.episodes_per_iteration": 50,
+                "resources.executor": "ray"}),
     "sweep": (JOBS / "sweeps" / "q_learning_alpha_epsilon.yaml",
               {"tune.space": {"hparams.alpha": {"grid": [0.1, 0.5]}}, "hparams.episodes_per_iteration": 20}),
     "rllib": (JOBS / "rl" / "ppo_cartpole_rllib.yaml",
               {"stop.iterations": 1, "env.num_envs": 1, "hparams.train_batch_size": 200,
                "hparams.minibatch_size": 100, "hparams.num_epochs": 1}),
-    "dl": (JOBS / "dl" / "mlp_xor.yaml", {"hparams.epochs": 2, "stop.epochs": 2}),
+    "dl": (JOBS / "dl" / "mlp_xor.yaml", {"hparams.epochs": 2, "stop.epochs": 2, "resources.executor": "ray"}),
 }
 
 

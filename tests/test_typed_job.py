@@ -86,8 +86,11 @@ def test_runner_gets_the_validated_object_itself(tmp_path, monkeypatch):
         runner.close()
 
 
-def test_hparams_reach_the_algorithm_in_a_tune_trial_validated_once(ray_session, tmp_path, monkeypatch):
-    job, trace = _probe_job(tmp_path, monkeypatch)
+@pytest.mark.parametrize("executor", ["ray", "in_process"])
+def test_hparams_reach_the_algorithm_in_a_tune_trial_validated_once(request, executor, tmp_path, monkeypatch):
+    if executor == "ray":
+        request.getfixturevalue("ray_session")
+    job, trace = _probe_job(tmp_path, monkeypatch, resources={"learner_cpus": 0.5, "executor": executor})
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         assert main(["run", str(job), "--output", str(tmp_path / "runs")]) == 0

@@ -1,3 +1,3 @@
-from trainfleet.cli import main
+from trainfleet.cli import console
 
-raise SystemExit(main())
+console()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise UserError("give a job file, or --resume RUN_DIR")
         spec, raw = jobs.load_job(args.job, jobs.parse_set_args(args.set))
         job_file = args.job
-    from trainfleet.launch.run import run_job  # imports Ray: only once the spec is known to be good
+    from trainfleet.launch.run import run_job  # Ray, where the job needs it, only once the spec is good
 
     outcome = run_job(
         spec, raw, job_file=job_file, output_root=args.output, address=args.address,
@@ -178,5 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return terminal.run(build_parser(), argv)
 
 
+def console(argv: Sequence[str] | None = None) -> None:
+    """The `trainfleet` command: `main`, then the process exit. Freezing the collector's objects first
+    spares the interpreter's shutdown a walk over every one of them (~1 s here once torch._dynamo is
+    loaded, 0.3 s frozen); atexit handlers (Ray's shutdown among them) still run."""
+    code = main(argv)
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -42,6 +42,14 @@ def first_line(err: BaseException, limit: int = 200) -> str:
     return text.splitlines()[0][:limit] if text else type(err).__name__
 
 
+def failure_line(err: BaseException) -> str:
+    """Why a trial failed, in one line: trainfleet's own errors verbatim, others as `Type: first line`."""
+    text = str(err).strip()
+    if isinstance(err, (TrainingError, UserError)):
+        return text.splitlines()[0] if text else type(err).__name__
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' did you mean X?' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)

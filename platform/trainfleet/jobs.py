@@ -217,6 +217,9 @@ def hparams_model(spec: JobSpec, *, file: str | None = None) -> BaseModel:
 
 
 def _check_resources(spec: JobSpec, file: str | None) -> None:
+    from trainfleet.launch import executor
+
+    executor.check(spec, file=file)
     r = spec.resources
     if isinstance(r.learner_gpus, int) and r.learner_gpus > 1:
         raise SpecError(

@@ -139,6 +139,10 @@ class MetricsTable:
         clean[TRIAL_ID] = trial_id
         self.rows[(trial_id, int(clean[ITERATION]))] = clean
 
+    def drop_from(self, trial_id: str, iteration: int) -> None:
+        """Forget a trial's rows from `iteration` on (a resume replays them, and may stop earlier)."""
+        self.rows = {k: v for k, v in self.rows.items() if k[0] != trial_id or k[1] < iteration}
+
     def table(self) -> pa.Table:
         rows = [self.rows[k] for k in sorted(self.rows)]
         columns: dict[str, None] = {}

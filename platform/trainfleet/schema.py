@@ -46,6 +46,9 @@ class Resources(_Strict):
         "auto", description="DL: in_trial = the loop inside the Tune trial; ray_train = a TorchTrainer; "
         "auto = ray_train only for several workers or GPUs")
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
+    executor: Literal["auto", "in_process", "ray"] = Field(
+        "auto", description="in_process = the trial loop in the `trainfleet run` process, no Ray; ray = a Tune "
+        "trial; auto = in_process when the job needs nothing from Ray (launch/executor.py)")
 
 
 class Stop(_Strict):

@@ -1,8 +1,10 @@
-"""DL jobs through the real platform: CLI -> Tune trial -> (in-trial loop | Ray Train V2 TorchTrainer) -> run dir.
+"""DL jobs through the real platform: CLI -> (this process | Tune trial -> (in-trial loop | Ray Train V2
+TorchTrainer)) -> run dir.
 
-A one-worker CPU job trains inside the Tune trial; Ray Train start-up costs ~30 s per fit
-here, so only two runs go through it: the same job with `resources.trainer: ray_train`
-(which must give the in-trial run's numbers), and a 2-worker DDP job run as an ASHA sweep.
+A one-worker CPU job trains in the `trainfleet run` process itself (executor auto), or with
+`resources.executor: ray` inside a Tune trial; Ray Train start-up costs ~30 s per fit here, so only
+two runs go through it: the same job with `resources.trainer: ray_train` (which must give the
+in-process and in-trial runs' numbers), and a 2-worker DDP job run as an ASHA sweep.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def test_relative_parquet_job_run_from_another_directory_trains_in_the_trial_and
                     data={"path": "../data/digits.parquet", "label_column": "label", "batch_size": 64})
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
-    rc, out = run_cli(["run", job, "--output", str(runs)])
+    # On Tune: the trial actor's working directory is not the user's (issue 22)
+    rc, out = run_cli(["run", job, "--output", str(runs), "--set", "resources.executor=ray"])
     assert rc == 0, out
     assert "epoch    3 | train_loss" in out
     run_dir = run_dir_of(out)
@@ -75,21 +78,25 @@ def test_relative_parquet_job_run_from_another_directory_trains_in_the_trial_and
     assert abs(scores["val_accuracy"] - rows[-1]["val_accuracy"]) < 1e-9  # same split, same weights
 
 
-def test_ray_train_path_gives_the_in_trial_result_for_the_same_seed(ray_session, runs, tmp_path):
+def test_in_process_in_trial_and_ray_train_give_the_same_result_for_the_same_seed(ray_session, runs, tmp_path):
     job = write_job(tmp_path / "job.yaml", data={"dataset": "digits", "batch_size": 64})
     outcomes = {}
-    for trainer in ("in_trial", "ray_train"):
-        rc, out = run_cli(["run", job, "--output", str(runs), "--set", f"resources.trainer={trainer}"])
+    for executor, trainer in (("in_process", "in_trial"), ("ray", "in_trial"), ("ray", "ray_train")):
+        rc, out = run_cli(["run", job, "--output", str(runs), "--set", f"resources.trainer={trainer}",
+                           "--set", f"resources.executor={executor}"])
         assert rc == 0, out
         run_dir = run_dir_of(out)
         assert used_torch_trainer(run_dir) == (trainer == "ray_train")
+        assert (run_dir / "tune").is_dir() == (executor == "ray")
         rows = pq.read_table(run_dir / "metrics.parquet").to_pylist()
         rc, scores = run_cli(["eval", str(run_dir), "--json"])
         assert rc == 0
-        outcomes[trainer] = ([{k: r[k] for k in ("epoch", "train_loss", "val_loss", "val_accuracy")} for r in rows],
-                             json.loads(scores)["val_accuracy"])
-    assert outcomes["ray_train"] == outcomes["in_trial"]
-    assert len(outcomes["in_trial"][0]) == 3
+        outcomes[executor, trainer] = (
+            [{k: r[k] for k in ("epoch", "train_loss", "val_loss", "val_accuracy", "lr")} for r in rows],
+            json.loads(scores)["val_accuracy"], sorted(p.name for p in (run_dir / "checkpoints" / "final").iterdir()))
+    assert outcomes["ray", "in_trial"] == outcomes["in_process", "in_trial"]
+    assert outcomes["ray", "ray_train"] == outcomes["in_process", "in_trial"]
+    assert len(outcomes["in_process", "in_trial"][0]) == 3
 
 
 def test_two_worker_ddp_sweep_reports_the_same_schema(ray_session, runs, tmp_path):

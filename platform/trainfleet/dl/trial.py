@@ -2,7 +2,8 @@
 
 Most curriculum models train for seconds on one CPU. For them (one worker, no GPU) the trial
 runs `engine.fit` in its own process, as RL does with `rollout_workers: 0`: no Train
-controller, worker group or placement group to start (~30 s here). Several workers (DDP),
+controller, worker group or placement group to start (~30 s here); with no Tune trial at all,
+the driver runs the same `run_engine` itself (`launch/in_process.py`). Several workers (DDP),
 GPUs, or `resources.trainer: ray_train` go through `dl/train.py`. Both paths report the same
 rows and checkpoint files to Tune, so the recorder, ASHA, resume and `eval` see one kind of run.
 """
@@ -10,9 +11,13 @@ rows and checkpoint files to Tune, so the recorder, ASHA, resume and `eval` see 
 from __future__ import annotations
 
 import tempfile
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from trainfleet import jobs
+
+if TYPE_CHECKING:
+    from trainfleet.launch.session import TrialSession
 
 
 def uses_ray_train(spec: jobs.JobSpec) -> bool:
@@ -29,31 +34,30 @@ def uses_ray_train(spec: jobs.JobSpec) -> bool:
 
 def engine_trial(config: dict[str, Any]) -> None:
     """One Tune trial running the shared loop in this process; resumes from Tune's checkpoint."""
-    from ray import tune
-
-    from trainfleet.dl import checkpoint as ckpt_files
-    from trainfleet.dl.engine import fit, in_memory
-    from trainfleet.launch import telemetry
+    from trainfleet.launch.session import TuneSession
     from trainfleet.launch.trial import trial_spec
-    from trainfleet.rl.core.checkpoint import load_state
 
     spec = trial_spec(config)
+    run_engine(spec, TuneSession(spec))
+
+
+def run_engine(spec: jobs.JobSpec, session: TrialSession) -> None:
+    """`engine.fit` on this process's data, its rows and checkpoints handed to the session."""
+    from trainfleet.dl import checkpoint as ckpt_files
+    from trainfleet.dl.engine import fit, in_memory
+    from trainfleet.rl.core.checkpoint import load_state
+
     prepared, batches = in_memory(spec)
-    start = None
-    resume = tune.get_checkpoint()  # RAY: set when Tune resumes this trial
-    if resume is not None:
-        with resume.as_directory() as d:
-            start = load_state(d)
-    trial_id = tune.get_context().get_trial_id()
+    with session.start_checkpoint() as d:
+        start = load_state(d) if d is not None else None
 
     def report(metrics: dict[str, Any], checkpoint: ckpt_files.Payload | None = None) -> None:
-        telemetry.record(spec.name, trial_id, metrics)  # live metrics (Prometheus)
         if checkpoint is None:
-            tune.report(metrics)  # RAY
+            session.report(metrics)
             return
         with tempfile.TemporaryDirectory() as d:
             ckpt_files.write(d, checkpoint, spec, prepared.info, prepared.split)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))  # RAY: the recorder copies it
+            session.report(metrics, checkpoint=Path(d))
 
     fit(spec, prepared.info, batches, report, start=start)
 

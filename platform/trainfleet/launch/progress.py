@@ -1,11 +1,9 @@
 """Driver-side Tune callback: the live progress line (a trial table for sweeps), metrics.parquet,
-checkpoint copies and signatures."""
+checkpoint copies (all three through `recording.RunLog`) and signatures."""
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,42 +11,11 @@ from typing import TYPE_CHECKING, Any
 from ray import tune
 
 from trainfleet import results, trust
+from trainfleet.launch.recording import RunLog
 
 if TYPE_CHECKING:
     from trainfleet.jobs import TuneSpec
     from trainfleet.launch.schedulers import SweepLog
-
-# A report's key holding, as JSON, every iteration's row since the trial's last report (an RL
-# trial batches its reports); a report without it is one row. JSON keeps Tune's loggers quiet.
-ROWS = "rows"
-
-
-def _fmt(value: Any, spec: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return format(value, spec)
-
-
-def progress_line(result: dict[str, Any]) -> str:
-    """`iter 12 | env_steps 24,576 | return 187.30 | 8,123 steps/s | 12.4 s` (RL) or the DL epoch line."""
-    if results.EPOCH in result and results.ENV_STEPS not in result:
-        extra = " | ".join(
-            f"{k} {_fmt(v, '.4f')}" for k, v in result.items() if k.startswith("val_") and isinstance(v, float)
-        )
-        return (
-            f"epoch {result[results.EPOCH]:>4} | train_loss {_fmt(result.get(results.TRAIN_LOSS), '.4f')}"
-            f"{' | ' + extra if extra else ''} | {_fmt(result.get(results.TIME_S), '.1f')} s"
-        )
-    return (
-        f"iter {result.get(results.ITERATION, 0):>5} | env_steps {_fmt(result.get(results.ENV_STEPS), ',')}"
-        f" | return {_fmt(result.get(results.EPISODE_RETURN_MEAN), '.2f')}"
-        f" | {_fmt(result.get(results.ENV_STEPS_PER_S), ',.0f')} steps/s"
-        f" | {_fmt(result.get(results.TIME_S), '.1f')} s"
-    )
-
-
-def iteration_key(result: dict[str, Any]) -> str:
-    return results.ITERATION if results.ITERATION in result else results.EPOCH
 
 
 def _cell(value: Any) -> str:
@@ -103,27 +70,17 @@ class TrialTable:
             self._printed = time.monotonic()
 
 
-class RunRecorder(tune.Callback):
+class RunRecorder(RunLog, tune.Callback):
     """Prints progress, keeps metrics.parquet current, copies checkpoints into the run dir, and
     signs what Tune writes there as soon as it appears (trust.py), so even a driver killed
     mid-run leaves a directory `--resume` can verify."""
 
-    FLUSH_EVERY_S = 2.0
-
     def __init__(self, run_dir: Path, sweep: bool, stream=None, table: TrialTable | None = None) -> None:
-        self.run_dir = run_dir
-        self.sweep = sweep
-        self.stream = stream
+        RunLog.__init__(self, run_dir, sweep, stream, print_rows=table is None)
         self.table = table
-        self.metrics = results.MetricsTable(run_dir / "metrics.parquet")
-        self.last_result: dict[str, dict[str, Any]] = {}
         self.running: set[str] = set()
         self.unfinished: list[str] = []  # trials a Ctrl-C cut short (or never started)
-        self._last_flush = 0.0
         self.signer = trust.Signer(run_dir)
-
-    def _out(self) -> Any:
-        return self.stream or sys.stdout
 
     def _table(self, trial: Any, result: dict[str, Any] | None = None, force: bool = False) -> None:
         if self.table is not None:
@@ -135,28 +92,13 @@ class RunRecorder(tune.Callback):
         self._table(trial)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-        for reported in json.loads(result[ROWS]) if ROWS in result else [result]:
-            row = {k: v for k, v in reported.items() if k in _KEEP or k not in _TUNE_FIELDS}
-            if iteration_key(row) == results.EPOCH:
-                row.setdefault(results.ITERATION, row[results.EPOCH])
-            self.metrics.add(trial.trial_id, {k: v for k, v in row.items() if k != "stop_reason"})
-            self.last_result[trial.trial_id] = row
-            if self.table is None:
-                print(progress_line(row), file=self._out(), flush=True)
+        for row in self.add_result(trial.trial_id, result):
             self._table(trial, row)
-        now = time.monotonic()
-        if now - self._last_flush > self.FLUSH_EVERY_S:
-            self.metrics.flush()
-            self._last_flush = now
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
-        dest = self.run_dir / "checkpoints" / (trial.trial_id if self.sweep else "latest")
         with checkpoint.as_directory() as d:
-            results.replace_dir(d, dest)
-        # Rows first, then Tune records this checkpoint in its experiment state: a driver killed
-        # right after can resume from here without a gap in metrics.parquet.
-        self.metrics.flush()
-        self.signer.sign()
+            self.add_checkpoint(trial.trial_id, d)
+        self.signer.sign()  # then Tune records this checkpoint in its experiment state
 
     def on_step_end(self, iteration, trials, **info) -> None:
         self.signer.sign()  # after Tune's experiment-state save of this step
@@ -179,11 +121,3 @@ class RunRecorder(tune.Callback):
             for trial in trials:
                 self.table.update(trial)
             self.table.maybe_print(self._out(), force=True)
-
-
-_KEEP = {"time_s", "iteration"}
-_TUNE_FIELDS = {
-    "timestamp", "checkpoint_dir_name", "should_checkpoint", "done", "training_iteration", "trial_id",
-    "date", "time_this_iter_s", "time_total_s", "pid", "hostname", "node_ip", "config", "time_since_restore",
-    "iterations_since_restore", "experiment_tag",
-}

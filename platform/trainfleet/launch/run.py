@@ -1,4 +1,4 @@
-"""`trainfleet run`: a job -> a Tune experiment (one trial, or a sweep) -> a run directory."""
+"""`trainfleet run`: a job -> a Tune experiment (one trial, or a sweep), or its one trial in this process -> a run directory."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import yaml
 
 from trainfleet import jobs, results, trust
 from trainfleet.devices import reserve_gpu
-from trainfleet.launch import cluster
+from trainfleet.errors import failure_line
+from trainfleet.launch import cluster, executor, in_process
+from trainfleet.launch.recording import Fitted
 
 if TYPE_CHECKING:
     from trainfleet.launch.progress import RunRecorder
@@ -141,15 +143,8 @@ def _trial_rows(result_grid: Any, last: dict[str, dict[str, Any]], log: SweepLog
 
 
 def _error_message(error: BaseException) -> str:
-    """One line for a failed trial: our own errors verbatim, anything else as `Type: first line`."""
-    cause = getattr(error, "cause", None) or error
-    from trainfleet.errors import TrainingError, UserError
-
-    if isinstance(cause, (TrainingError, UserError)):
-        return str(cause).strip().splitlines()[0]
-    text = str(cause).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+    """One line for a failed trial (Tune wraps the trial's own exception as its `cause`)."""
+    return failure_line(getattr(error, "cause", None) or error)
 
 
 def run_job(
@@ -165,22 +160,29 @@ def run_job(
 ) -> RunOutcome:
     """Run a validated job to completion (or Ctrl-C); always leaves a consistent run dir.
 
-    Ctrl-C is Tune's: the first SIGINT stops the trials and saves the experiment state,
-    so `--resume RUN_DIR` continues from each trial's last checkpoint.
+    A job that needs nothing from Ray runs in this process (`executor.py`, `in_process.py`);
+    the rest is a Tune experiment. Ctrl-C on Tune is Tune's: the first SIGINT stops the trials
+    and saves the experiment state, so `--resume RUN_DIR` continues from each trial's last checkpoint.
     """
-    if resume_dir:
-        trust.verify(resume_dir)  # before Tune unpickles anything in it
     address = cluster.target_address(address)
-    if not resume_dir:
+    spec = executor.resolve(spec, address, resume_dir)
+    local = spec.resources.executor == "in_process"
+    if resume_dir:
+        if local:
+            in_process.check_resumable(Path(resume_dir), spec)
+            done = in_process.completed(Path(resume_dir))
+            if done is not None:
+                return RunOutcome(run_dir=Path(resume_dir).resolve(), status="completed", summary=done)
+        else:
+            trust.verify(resume_dir)  # before Tune unpickles anything in it
+    else:
         results.check_output_root(output_root)
     if not address:
         cluster.check_fits(spec, job_file, None)
     t_start = time.perf_counter()
-    startup_s = cluster.connect(address, dashboard=dashboard)
+    startup_s = 0.0 if local else cluster.connect(address, dashboard=dashboard)
     if address:
         cluster.check_fits(spec, job_file, address)
-    from trainfleet.launch.progress import RunRecorder, TrialTable
-    from trainfleet.launch.schedulers import SweepLog
 
     fresh = not resume_dir
     run_dir = results.new_run_dir(output_root, spec.name) if fresh else Path(resume_dir).resolve()
@@ -188,32 +190,17 @@ def run_job(
     try:
         if fresh:
             _write_inputs(run_dir, job_file, raw, spec)
-        log = SweepLog()
-        recorder = RunRecorder(run_dir, sweep=sweep, stream=stream, table=TrialTable(spec.tune, log) if sweep else None)
-        tuner = _tuner(spec, run_dir, recorder, log, resume=not fresh)
+        tune_run = None if local else _TuneRun(spec, run_dir, stream, resume=not fresh)
     except BaseException:
         if fresh:  # nothing ran: leave no half-made run directory behind
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    t_train = time.perf_counter()
-    try:
-        grid = tuner.fit()
-    except KeyboardInterrupt:  # a second Ctrl-C skips Tune's graceful stop; still record what ran
-        grid = None
-    train_s = time.perf_counter() - t_train
-    recorder.metrics.flush()
-    recorder.signer.sign()  # Tune's final experiment-state save
-    status, error_text = "completed", None
-    errors = [r.error for r in grid if r.error] if grid is not None else []
-    if grid is None or recorder.unfinished:
-        status = "interrupted"
-    elif errors and len(errors) == len(grid):
-        status, error_text = "failed", _error_message(errors[0])
-    best = _best_trial(spec, recorder.last_result)
+    fitted = in_process.fit(spec, run_dir, stream) if tune_run is None else tune_run.fit()
+    best = _best_trial(spec, fitted.last_result)
     _finalise_checkpoints(run_dir, sweep, best)
-    if sweep and grid is not None:
-        results.write_trials(run_dir, _trial_rows(grid, recorder.last_result, log))
-    final = recorder.last_result.get(best, {}) if best else {}
+    if fitted.trial_rows is not None:
+        results.write_trials(run_dir, fitted.trial_rows)
+    final = fitted.last_result.get(best, {}) if best else {}
     summary = {
         "name": spec.name,
         "kind": "rl" if spec.is_rl else "dl",
@@ -221,21 +208,57 @@ def run_job(
         "model": spec.model,
         "backend": spec.backend,
         "seed": spec.seed,
-        "status": status,
-        "error": error_text,
-        "stop_reason": "interrupted" if status == "interrupted" else final.get("stop_reason"),
+        "executor": spec.resources.executor,
+        "status": fitted.status,
+        "error": fitted.error,
+        "stop_reason": "interrupted" if fitted.status == "interrupted" else final.get("stop_reason"),
         "final_metrics": {k: v for k, v in final.items() if k != "stop_reason"},
         "best_trial": best,
-        "trials": len(grid) if grid is not None else len(recorder.last_result),
+        "trials": fitted.trials,
         "startup_s": round(startup_s, 3),
-        "train_s": round(train_s, 3),
+        "train_s": round(fitted.train_s, 3),
         "wall_s": round(time.perf_counter() - t_start, 3),
         "run_dir": str(run_dir),
         "versions": results.versions(),
         "git_sha": results.git_sha(),
     }
     results.write_json(run_dir / "summary.json", summary)
-    return RunOutcome(run_dir=run_dir, status=status, summary=summary)
+    return RunOutcome(run_dir=run_dir, status=fitted.status, summary=summary)
+
+
+class _TuneRun:
+    """The job as a Tune experiment: its Tuner, the driver's recorder, and how its trials ended."""
+
+    def __init__(self, spec: jobs.JobSpec, run_dir: Path, stream: Any, resume: bool) -> None:
+        from trainfleet.launch.progress import RunRecorder, TrialTable
+        from trainfleet.launch.schedulers import SweepLog
+
+        self.spec = spec
+        self.log = SweepLog()
+        sweep = spec.tune is not None
+        self.recorder = RunRecorder(run_dir, sweep=sweep, stream=stream,
+                                    table=TrialTable(spec.tune, self.log) if sweep else None)
+        self.tuner = _tuner(spec, run_dir, self.recorder, self.log, resume=resume)
+
+    def fit(self) -> Fitted:
+        t_train = time.perf_counter()
+        try:
+            grid = self.tuner.fit()
+        except KeyboardInterrupt:  # a second Ctrl-C skips Tune's graceful stop; still record what ran
+            grid = None
+        train_s = time.perf_counter() - t_train
+        recorder = self.recorder
+        recorder.metrics.flush()
+        recorder.signer.sign()  # Tune's final experiment-state save
+        status, error_text = "completed", None
+        errors = [r.error for r in grid if r.error] if grid is not None else []
+        if grid is None or recorder.unfinished:
+            status = "interrupted"
+        elif errors and len(errors) == len(grid):
+            status, error_text = "failed", _error_message(errors[0])
+        rows = _trial_rows(grid, recorder.last_result, self.log) if self.spec.tune and grid is not None else None
+        trials = len(grid) if grid is not None else len(recorder.last_result)
+        return Fitted(status, error_text, recorder.last_result, train_s, trials, rows)
 
 
 def _finalise_checkpoints(run_dir: Path, sweep: bool, best: str | None) -> None:

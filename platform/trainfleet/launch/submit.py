@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from trainfleet import jobs
-from trainfleet.errors import UserError
+from trainfleet.errors import SpecError, UserError
 from trainfleet.launch import upload
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../trainfleet
@@ -117,7 +117,10 @@ def entrypoint(job_path: str, sets: list[str], output: str | None) -> str:
 def submit(job: str, *, address: str | None, wait: bool, sets: list[str], output: str | None = None,
            working_dir: str | None = None) -> int:
     overrides = jobs.parse_set_args(sets)
-    jobs.load_job(job, overrides)  # a bad spec fails here, before any upload
+    spec, _ = jobs.load_job(job, overrides)  # a bad spec fails here, before any upload
+    if spec.resources.executor == "in_process":
+        raise SpecError("in_process runs in the trainfleet process; a submitted job runs on the cluster's Ray: "
+                        "use executor: auto or ray", file=job, path="resources.executor")
     job_path = Path(job).resolve()
     root = upload.project_root(job_path, working_dir)
     excludes = upload.excludes(jobs.read_yaml(job), overrides, job_path.parent, root, file=job)

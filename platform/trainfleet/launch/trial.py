@@ -1,7 +1,8 @@
-"""The Tune function trainable every RL run executes (one call = one trial).
+"""The loop of every RL trial, and the Tune function trainable that runs it (one call = one trial).
 
 It owns what is common to all backends: seeding, the iteration loop, stop criteria,
-checkpoint cadence and the platform's counters (iteration, time_s, env_steps_per_s).
+checkpoint cadence and the platform's counters (iteration, time_s, env_steps_per_s). Where its
+rows and checkpoints go is its session's business (`session.py`): Tune's, or the driver's own.
 """
 
 from __future__ import annotations
@@ -12,14 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ray import tune
-
 from trainfleet import jobs, results, schema
-from trainfleet.launch import progress, telemetry
 from trainfleet.launch.runner import PROGRESS_FILE, build_runner, write_checkpoint
+from trainfleet.launch.session import TrialSession, TuneSession
 from trainfleet.stopping import stop_reason
-
-REPORT_EVERY_S = 1.0  # a plain run's cadence of Tune reports (each carries all rows since the last)
 
 
 def trial_spec(config: dict[str, Any]) -> jobs.JobSpec:
@@ -29,22 +26,20 @@ def trial_spec(config: dict[str, Any]) -> jobs.JobSpec:
 
 
 def rl_trial(config: dict[str, Any]) -> None:
+    """The Tune function trainable of an RL run."""
     spec = trial_spec(config)
+    run_rl(spec, TuneSession(spec))
+
+
+def run_rl(spec: jobs.JobSpec, session: TrialSession) -> None:
+    """Train until a `stop:` criterion, every iteration a row, a checkpoint at the cadence and at the stop."""
     runner = build_runner(spec)
-    trial_id = tune.get_context().get_trial_id()
     iteration, time_s, env_steps = 0, 0.0, 0
-    start_ckpt = tune.get_checkpoint()
-    if start_ckpt is not None:
-        with start_ckpt.as_directory() as d:
-            runner.restore(Path(d))
-            saved = json.loads((Path(d) / PROGRESS_FILE).read_text())
-        iteration, time_s, env_steps = saved["iteration"], saved["time_s"], saved["env_steps"]
-    # Each tune.report is a round trip through Tune's driver (~40 ms idle, far more under load): more
-    # than a small job's whole iteration. A plain run reports its iterations in batches, a sweep each
-    # one, so that its scheduler judges every iteration. Stop rules are checked here, per iteration.
-    report_every_s = 0.0 if spec.tune else REPORT_EVERY_S
-    batch: list[dict[str, Any]] = []
-    last_report = time.monotonic()
+    with session.start_checkpoint() as d:
+        if d is not None:
+            runner.restore(d)
+            saved = json.loads((d / PROGRESS_FILE).read_text())
+            iteration, time_s, env_steps = saved["iteration"], saved["time_s"], saved["env_steps"]
     try:
         while True:
             t0 = time.perf_counter()
@@ -60,26 +55,14 @@ def rl_trial(config: dict[str, Any]) -> None:
             reason = stop_reason(spec.stop, metrics)
             if reason:
                 metrics["stop_reason"] = reason
-            batch.append(metrics)
-            checkpoint_due = bool(reason) or iteration % spec.checkpoint.every == 0
-            if not checkpoint_due and time.monotonic() - last_report < report_every_s:
-                continue
-            telemetry.record(spec.name, trial_id, metrics)
-            report = {**metrics, progress.ROWS: json.dumps(batch, default=_plain)}
-            batch, last_report = [], time.monotonic()
-            if checkpoint_due:
-                with tempfile.TemporaryDirectory() as d:
-                    write_checkpoint(Path(d), runner, spec,
+            if reason or iteration % spec.checkpoint.every == 0:
+                with tempfile.TemporaryDirectory() as ckpt:
+                    write_checkpoint(Path(ckpt), runner, spec,
                                      {"iteration": iteration, "time_s": time_s, "env_steps": env_steps})
-                    tune.report(report, checkpoint=tune.Checkpoint.from_directory(d))
+                    session.report(metrics, checkpoint=Path(ckpt))
             else:
-                tune.report(report)
+                session.report(metrics)
             if reason:
                 return
     finally:
         runner.close()
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars as Python numbers in the JSON of a report's rows."""
-    return value.item() if hasattr(value, "item") else str(value)
