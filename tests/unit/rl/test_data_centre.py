@@ -127,8 +127,9 @@ def test_summer_is_warmer_than_winter_and_afternoon_load_above_night():
     assert load[14 * 12] > load[3 * 12], "IT load should peak in the afternoon, not at 03:00"
 
 
-def test_bad_randomisation_range_is_a_one_line_spec_error():
+@pytest.mark.parametrize("bad", [[5.0, 1.0], [1.0, 2.0, 3.0], "abc", -1.0, [0.0, 1.0], True])
+def test_bad_randomisation_range_is_a_one_line_spec_error(bad):
     raw = {"name": "t", "algorithm": "fixed_setpoints", "stop": {"iterations": 1},
-           "env": {"id": ENV_ID, "kwargs": {"thermal_mass": [5.0, 1.0]}}}
+           "env": {"id": ENV_ID, "kwargs": {"thermal_mass": bad}}}
     with pytest.raises(SpecError, match="thermal_mass must be a positive number"):
         jobs.parse_spec(raw)

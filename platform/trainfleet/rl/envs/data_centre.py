@@ -61,10 +61,12 @@ def chiller_cop(outdoor_c: float, chilled_water_c: float, efficiency: float) -> 
 
 
 def _range(name: str, value: Range) -> tuple[float, float]:
-    low, high = (value, value) if isinstance(value, (int, float)) else tuple(value)
-    if not 0 < low <= high:
+    bounds = [value, value] if isinstance(value, (int, float)) else value
+    numbers = isinstance(bounds, (list, tuple)) and len(bounds) == 2 and all(
+        isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+    if not numbers or not 0 < bounds[0] <= bounds[1]:
         raise ValueError(f"{name} must be a positive number or a [low, high] range with 0 < low <= high, got {value!r}")
-    return float(low), float(high)
+    return float(bounds[0]), float(bounds[1])
 
 
 class DataCentreCoolingEnv(gym.Env):
