@@ -55,6 +55,10 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("dyna_q", f"{_TAB}.dyna_q:DynaQ", "Q-learning plus planning on a learned model", "tabular/model-based"),
     # Unit 1: the baseline every report can draw
     Entry("random", "trainfleet.rl.random_agent:RandomAgent", "uniformly random actions, no learning (any Discrete or Box env)", "baseline"),
+    # Unit 2: real-world RL, the data-centre cooling case study's classical controllers (no learning)
+    Entry("fixed_setpoints", "trainfleet.rl.cooling_baselines:FixedSetpoints", "conservative fixed cooling setpoints", "baseline"),
+    Entry("rule_based", "trainfleet.rl.cooling_baselines:RuleBased", "cooling setpoints by outdoor temperature and IT load", "baseline"),
+    Entry("pid", "trainfleet.rl.cooling_baselines:PID", "fan speed by a PID on the hottest zone inlet", "baseline"),
     # Unit 1-2: deep model-free RL, one readable file each
     Entry("reinforce", f"{_DEEP}.reinforce:Reinforce", "Monte Carlo policy gradient (optional value baseline)", "deep/on-policy"),
     Entry("a2c", f"{_DEEP}.a2c:A2C", "synchronous advantage actor-critic", "deep/on-policy"),

@@ -1,5 +1,6 @@
-"""gymnasium registrations of trainfleet's own environments: the notes' grid worlds and the
-meta-RL task families (`rl/envs/tasks.py` describes their shared task interface).
+"""gymnasium registrations of trainfleet's own environments: the notes' grid worlds, the
+meta-RL task families (`rl/envs/tasks.py` describes their shared task interface) and the
+data-centre cooling case study.
 
 Importing this module registers the ids (idempotent); `registry.register_envs()` does it.
 """
@@ -15,6 +16,7 @@ _ENVS = {
     "trainfleet/BernoulliBandit-v0": (f"{_M}.bandit:BernoulliBanditEnv", None, f"{_M}.bandit:BernoulliBanditVectorEnv"),
     "trainfleet/PendulumTask-v0": (f"{_M}.varied_dynamics:PendulumTaskEnv", 200, None),
     "trainfleet/CartPoleTask-v0": (f"{_M}.varied_dynamics:CartPoleTaskEnv", 500, None),
+    "trainfleet/DataCentreCooling-v0": (f"{_M}.data_centre:DataCentreCoolingEnv", None, None),
 }
 
 for _id, (_entry, _max_steps, _vector) in _ENVS.items():
