@@ -116,6 +116,8 @@ MODELS: dict[str, Entry] = _named(
     Entry("captioner", f"{_DLM}.captioner:Captioner", "Show, Attend and Tell: CNN features, LSTM decoder attending over positions", "caption"),
     Entry("merge_captioner", f"{_DLM}.captioner:MergeCaptioner", "merge captioner: word LSTM, pooled image merged before the word layer", "caption"),
     Entry("video_to_text", f"{_DLM}.video_to_text:VideoToText", "S2VT-style video captioner: frame CNN, LSTM over time, attending decoder", "caption"),
+    Entry("unet", f"{_DLM}.unet:UNet", "U-Net: all skips, output = input size; `variant: notes` = the notes' half-size model", "segment"),
+    Entry("attention_unet", f"{_DLM}.unet:AttentionUNet", "Attention U-Net: additive attention gates on every skip (Oktay et al. 2018)", "segment"),
     Entry("transfer", f"{_DLM}.transfer:Transfer", "pre-trained body from another run or weights file, new head, freeze/unfreeze top k", "classify"),
     # Unit 4: NLP (trained by dl/text/train.py)
     Entry("tfidf", f"{_DLM}.tfidf:TfIdf", "vector space model: TF, IDF (notes or smoothed), TF-IDF, cosine ranking", "embed"),

@@ -75,6 +75,13 @@ def test_wrong_feature_column_and_bad_shape_are_located(tmp_path, digits_parquet
          "resources.num_workers"),
         ({"model": "transfer", "data": {"dataset": "digits-5to9"}, "hparams": {"source": "/no/such/run"}}, "hparams.source"),
         ({"data": {"dataset": "digits"}, "resources": {"num_workers": 2, "trainer": "in_trial"}}, "resources.trainer"),
+        ({"model": "unet", "task": "segment", "data": {"dataset": "digits"}}, "data"),  # no mask column
+        ({"model": "unet", "task": "segment", "data": {"dataset": "shapes"}, "hparams": {"loss": "hinge"}}, "hparams.loss"),
+        ({"model": "unet", "task": "segment", "data": {"dataset": "shapes"}, "hparams": {"channels": [4] * 7}},
+         "hparams"),  # 6 poolings cannot halve 32 px
+        ({"model": "attention_unet", "task": "segment", "data": {"dataset": "shapes"}, "hparams": {"variant": "notes"}},
+         "hparams"),
+        ({"model": "unet", "task": "classify", "data": {"dataset": "shapes"}}, "task"),
     ],
 )
 def test_spec_errors_name_the_field(tmp_path, fields, where):

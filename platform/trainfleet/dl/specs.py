@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from trainfleet import registry
 from trainfleet.dl.tasks import TASK_NAMES
+from trainfleet.dl.tasks.segment import SEGMENT_LOSSES
 from trainfleet.dl.text import TEXT_TASKS
 from trainfleet.errors import SpecError, did_you_mean, excerpt
 from trainfleet.schema import JobSpec
@@ -27,6 +28,7 @@ TASKS_OF = {
     "gan": {"generate"}, "dcgan": {"generate"},
     "tfidf": {"embed"}, "skipgram": {"embed"}, "cbow": {"embed"}, "glove": {"embed"}, "lstm_lm": {"language_model"},
     "captioner": {"caption"}, "merge_captioner": {"caption"}, "video_to_text": {"caption"},
+    "unet": {"segment"}, "attention_unet": {"segment"},
 }
 DEFAULT_TASKS = {"classify", "regress"}
 MAX_FILE_NAME, MAX_PATH = 255, 4096  # Linux's NAME_MAX and PATH_MAX
@@ -147,6 +149,11 @@ def _check_columns(spec: JobSpec, ds: Any, schema: Any, file: str | None) -> Non
     if spec.task == "caption" and "tokens" not in names:
         raise SpecError("caption reads reference captions from a `tokens` column (e.g. dataset shapes or "
                         f"moving-digits); the data has {', '.join(names[:12])}", file=file, path="data")
+    if spec.task == "segment" and "mask" not in names:
+        raise SpecError("segment reads per-pixel classes from a `mask` column (e.g. dataset shapes); the data has "
+                        f"{', '.join(names[:12])}", file=file, path="data")
+    if spec.task == "segment" and getattr(spec.typed_hparams, "loss", None) not in SEGMENT_LOSSES:
+        raise SpecError("segment trains on ce or bce (each plus Dice)", file=file, path="hparams.loss")
     needs_label = spec.task in ("classify", "regress")
     if needs_label and ds.label_column not in names:
         raise SpecError(f"no column {excerpt(ds.label_column)} in the data{did_you_mean(ds.label_column, names)}; "

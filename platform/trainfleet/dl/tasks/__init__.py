@@ -10,7 +10,7 @@ from trainfleet.dl.tasks.base import Task
 
 
 def get(name: str) -> Task:
-    from trainfleet.dl.tasks import caption, classify, generate, reconstruct, regress
+    from trainfleet.dl.tasks import caption, classify, generate, reconstruct, regress, segment
 
     tasks: dict[str, Task] = {
         "classify": classify.Classify(),
@@ -18,8 +18,9 @@ def get(name: str) -> Task:
         "reconstruct": reconstruct.Reconstruct(),
         "generate": generate.Generate(),
         "caption": caption.Caption(),
+        "segment": segment.Segment(),
     }
     return tasks[name]
 
 
-TASK_NAMES = ("classify", "regress", "reconstruct", "generate", "caption")
+TASK_NAMES = ("classify", "regress", "reconstruct", "generate", "caption", "segment")
