@@ -135,6 +135,27 @@ def test_the_signing_secret_never_lands_in_a_run_dir(pristine, name):
             assert key not in data and key.hex().encode() not in data, path
 
 
+def test_state_a_killed_driver_left_unsigned_is_put_back_from_its_last_signed_copy(copy_of):
+    """Tune rewrites its experiment state from a background thread; a SIGKILL can land before the
+    signer sees the newest bytes. Resume then goes on from the last signed state, never the unsigned one."""
+    run_dir = copy_of("native")
+    state = next((run_dir / "tune").glob("experiment_state-*.json"))
+    signed = state.read_bytes()
+    state.write_bytes(signed.replace(b"{", b'{"newer": 1, ', 1))  # what the killed driver's sync wrote
+    assert trust.verify(run_dir) == [state.relative_to(run_dir).as_posix()]
+    assert state.read_bytes() == signed
+    assert trust.verify(run_dir) == []
+
+    state.write_bytes(b"{}")
+    copy = run_dir / trust.SNAPSHOT_DIR / state.relative_to(run_dir)
+    copy.write_bytes(copy.read_bytes() + b" ")  # a changed signed copy is no way round the signature
+    with pytest.raises(UserError, match="experiment_state-.*not signed"):
+        trust.verify(run_dir)
+    copy.unlink()
+    with pytest.raises(UserError, match="experiment_state-.*not signed"):
+        trust.verify(run_dir)
+
+
 def test_another_users_secret_or_no_signatures_is_refused(copy_of, tmp_path, monkeypatch):
     run_dir = copy_of("native")
     monkeypatch.setenv(trust.SECRET_ENV, str(tmp_path / "other-user" / "secret"))

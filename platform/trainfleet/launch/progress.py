@@ -101,7 +101,8 @@ class RunRecorder(RunLog, tune.Callback):
         self.signer.sign()  # then Tune records this checkpoint in its experiment state
 
     def on_step_end(self, iteration, trials, **info) -> None:
-        self.signer.sign()  # after Tune's experiment-state save of this step
+        # Right after Tune staged this step's experiment state, before its copy reaches the run dir.
+        self.signer.sign(trials[0].storage.experiment_driver_staging_path if trials else None)
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self.running.discard(trial.trial_id)

@@ -174,7 +174,9 @@ def run_job(
             if done is not None:
                 return RunOutcome(run_dir=Path(resume_dir).resolve(), status="completed", summary=done)
         else:
-            trust.verify(resume_dir)  # before Tune unpickles anything in it
+            for rel in trust.verify(resume_dir):  # before Tune unpickles anything in it
+                print(f"{rel}: changed after its last signature (the driver stopped before signing it); "
+                      "resuming from the last signed copy", file=stream or sys.stdout)
     else:
         results.check_output_root(output_root)
     if not address:
