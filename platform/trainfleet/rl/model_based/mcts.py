@@ -8,6 +8,11 @@ adds one new node where it leaves the tree, finishes with a uniformly random rol
 real move is the root's most visited action. A node's children are keyed by (action, next
 state), so stochastic transitions (slippery FrozenLake) get one subtree per outcome.
 
+On deterministic envs with sparse rewards (the 15-step maze robot) the mean of the wandering
+simulations hides the one path that reached the goal. `backup: max` passes up each node's best
+action value instead (a Bellman backup, Q(s,a) = r + gamma * max Q(s',.)), and with `share_states`
+(one node per state) the search becomes value iteration steered by UCB: the shortest path emerges.
+
 Simulators (the true model, where the env can be copied):
 - `TableSimulator`: envs exposing FrozenLake's `P[s][a] = [(prob, s', r, terminated)]`
   (FrozenLake, CliffWalking, Taxi, trainfleet's grid worlds);
@@ -43,11 +48,16 @@ class MCTSHparams(Hparams):
                                                "or none (0: the tree alone must reach the rewards)")
     share_states: bool = Field(False, description="one node per state (a transposition table), kept for the "
                                "whole episode: a state reached by many paths or moves pools its statistics")
+    backup: Literal["mean", "max"] = Field("mean", description="what a node passes up: the mean of its simulated "
+                                           "returns (UCT), or its best action's value (deterministic envs: the "
+                                           "shortest path's return, not the average of the wandering ones)")
     episodes_per_iteration: int = Field(1, ge=1, description="real episodes per reported iteration")
     episode_window: int = Field(10, ge=1, description="episodes in the running mean of episode return")
 
 
 class Simulator(Protocol):
+    deterministic: bool
+
     def step(self, state: Any, action: int, rng: np.random.Generator) -> tuple[Any, float, bool]:
         """(next state, reward, episode ended) from `state`; states are hashable."""
 
@@ -58,6 +68,7 @@ class TableSimulator:
     def __init__(self, table: dict) -> None:
         self.table = {s: {a: (list(itertools.accumulate(o[0] for o in outs)), outs) for a, outs in acts.items()}
                       for s, acts in table.items()}
+        self.deterministic = all(sum(o[0] > 0 for o in outs) == 1 for acts in table.values() for outs in acts.values())
 
     def step(self, state: Any, action: int, rng: np.random.Generator) -> tuple[Any, float, bool]:
         cumulative, outcomes = self.table[state][action]
@@ -68,6 +79,8 @@ class TableSimulator:
 
 class StateSimulator:
     """A private copy of a classic-control env, set to a state tuple and stepped once per call."""
+
+    deterministic = True  # classic-control dynamics; no env with noisy steps has both internals
 
     def __init__(self, env: gym.Env) -> None:
         self.env = env.unwrapped
@@ -123,6 +136,9 @@ class UCT:
         root = self.nodes.setdefault(state, Node(self.n_actions))
         for _ in range(self.hp.simulations):
             self._simulate(root, state, 0)
+        if self.hp.backup == "max":
+            tried = np.flatnonzero(root.action_visits > 0)
+            return int(tried[np.argmax(root.values[tried])]), root
         best = np.flatnonzero(root.action_visits == root.action_visits.max())
         return int(best[np.argmax(root.values[best])]), root
 
@@ -146,6 +162,9 @@ class UCT:
             ret += self.hp.gamma * (self._rollout(nxt, depth + 1) if expand else self._simulate(child, nxt, depth + 1))
         node.visits += 1
         node.action_visits[a] += 1
+        if self.hp.backup == "max":
+            node.values[a] = ret
+            return float(node.values[node.action_visits > 0].max())
         node.values[a] += (ret - node.values[a]) / node.action_visits[a]
         return ret
 
@@ -174,6 +193,10 @@ class MCTS(Algorithm):
         self.require_spaces(self.env.observation_space, self.env.action_space)
         assert isinstance(self.env.action_space, gym.spaces.Discrete)  # space_problem
         sim, self.state_of = simulator_for(single_env(ctx.env_id, ctx.env_kwargs), ctx.env_id)
+        if self.hp.backup == "max" and not sim.deterministic:
+            raise SpecError(f"backup: max assumes deterministic moves, and {ctx.env_id} has random outcomes: "
+                            "a lucky outcome would pass for the action's value; use backup: mean",
+                            path="hparams.backup")
         self.rng = np.random.default_rng(ctx.seed)
         self.uct = UCT(sim, int(self.env.action_space.n), self.hp, self.rng)
         self.window = EpisodeWindow(self.hp.episode_window)
