@@ -88,6 +88,11 @@ def test_ctrl_c_then_resume_keeps_every_iteration_once(request, executor, runs):
     assert summary["status"] == "completed" and summary["stop_reason"] == "iterations"
     assert summary["executor"] == executor and summary["final_metrics"]["iteration"] == ITERATIONS
 
+    before = {name: (run_dir / name).read_bytes() for name in ("summary.json", "metrics.parquet")}
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--resume", str(run_dir)]) == 0
+    assert {name: (run_dir / name).read_bytes() for name in before} == before  # a finished run stays as it was
+
 
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_nan_loss_stops_with_one_line_and_keeps_last_good_checkpoint(request, executor, runs, tmp_path):

@@ -230,6 +230,12 @@ def replace_dir(src: str | Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+def completed_summary(run_dir: Path) -> dict[str, Any] | None:
+    """The summary of a run that already ended at its stop (resuming it trains no further), else None."""
+    summary = read_summary(run_dir) if (run_dir / "summary.json").is_file() else None
+    return summary if summary is not None and summary.get("status") == "completed" else None
+
+
 def final_checkpoint(run_dir: str | Path) -> Path:
     """The checkpoint `eval` and `report` use: final/, else latest/."""
     for name in ("final", "latest"):

@@ -95,13 +95,6 @@ def check_resumable(run_dir: Path, spec: JobSpec) -> None:
         results.read_json(latest / PROGRESS_FILE)
 
 
-def completed(run_dir: Path) -> dict[str, Any] | None:
-    """The summary of a run that already ended at its stop (resuming it trains no further), else None."""
-    path = run_dir / "summary.json"
-    summary = results.read_summary(run_dir) if path.is_file() else None
-    return summary if summary is not None and summary.get("status") == "completed" else None
-
-
 def fit(spec: JobSpec, run_dir: Path, stream: Any = None) -> Fitted:
     """Run the job's one trial here, to its stop, a Ctrl-C or an error."""
     log = RunLog(run_dir, sweep=False, stream=stream)
