@@ -88,6 +88,13 @@ class NoisyActor(nn.Module):
         if self.ou_x is not None:
             self.ou_x[torch.as_tensor(ended, device=self.ou_x.device)] = 0.0
 
+    def episode_state(self) -> dict[str, Any]:
+        """The OU process mid-episode: part of the worker's checkpoint, so a resume continues it."""
+        return {"ou_x": None if self.ou_x is None else self.ou_x.clone()}
+
+    def set_episode_state(self, state: dict[str, Any]) -> None:
+        self.ou_x = state["ou_x"]
+
 
 def _noisy_actor(obs_space: gym.Space, action_space: gym.spaces.Box, hidden: list[int], activation: str) -> NoisyActor:
     return NoisyActor(DeterministicActor(obs_space, action_space, hidden, activation))

@@ -166,6 +166,8 @@ class RolloutWorker:
             "env": env_state(self.env), "obs": self.obs.copy(), "prev_done": self.prev_done.copy(),
             "ep_return": self.ep_return.copy(), "ep_len": self.ep_len.copy(), "generator": self.generator.get_state(),
             "version": self.version,
+            # per-episode policy state (DDPG's OU noise), not a weight: saved with the env it belongs to
+            "policy": self.policy.episode_state() if hasattr(self.policy, "episode_state") else {},
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -174,6 +176,8 @@ class RolloutWorker:
         self.ep_return, self.ep_len = state["ep_return"].copy(), state["ep_len"].copy()
         self.generator.set_state(state["generator"])
         self.version = state["version"]
+        if state.get("policy") and hasattr(self.policy, "set_episode_state"):
+            self.policy.set_episode_state(state["policy"])
 
     def ping(self) -> bool:
         return True

@@ -60,3 +60,24 @@ def test_rollout_workers_keep_ou_noise_correlated_and_restart_it_per_episode():
     assert abs(np.corrcoef(gaussian[:199, 0], gaussian[1:200, 0])[0, 1]) < 0.2
     assert len(ended) == 2 and all(m.all() for m in ended)  # Pendulum truncates both envs at steps 199 and 400
     assert all((x == 0).all() for x in after), "the OU state did not restart at an episode end"
+
+
+def test_a_workers_ou_noise_resumes_from_its_checkpoint():
+    """The OU process mid-episode is part of the worker's state: restored, the same actions follow."""
+    import torch
+
+    from trainfleet.rl.core.deterministic_actor_critic import noisy_actor_builder
+    from trainfleet.rl.core.workers import EnvConfig, RolloutWorker
+
+    kwargs = {"ou": (0.2, 0.15, 1.0)}
+    worker = RolloutWorker(EnvConfig("Pendulum-v1", {}, 2), noisy_actor_builder([8]), seed=0)
+    worker.sample(50, kwargs)
+    state = worker.get_state()
+    assert state["policy"]["ou_x"] is not None and torch.count_nonzero(state["policy"]["ou_x"]) > 0
+    first = worker.sample(20, kwargs).actions
+    restored = RolloutWorker(EnvConfig("Pendulum-v1", {}, 2), noisy_actor_builder([8]), seed=1)
+    restored.set_weights(worker.policy.state_dict(), 0)
+    restored.set_state(state)
+    np.testing.assert_array_equal(restored.sample(20, kwargs).actions, first)
+    worker.env.close()
+    restored.env.close()
