@@ -85,6 +85,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.html:
+        from trainfleet.html_report import write_html_report
+
+        print(write_html_report(args.run_dir))
+        return 0
     from trainfleet.report import write_report
 
     for path in write_report(args.run_dir):
@@ -146,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="write learning-curve PNGs into the run directory")
     rp.add_argument("run_dir")
+    rp.add_argument("--html", action="store_true", help="also write RUN_DIR/report.html: one self-contained page")
     rp.set_defaults(func=_cmd_report)
 
     d = sub.add_parser("data", help="built-in datasets: export to Parquet")
