@@ -97,6 +97,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tensorboard(args: argparse.Namespace) -> int:
+    from trainfleet.tensorboard import serve
+
+    return serve(args.run_dirs, args.port, args.host)
+
+
 def _cmd_data_export(args: argparse.Namespace) -> int:
     from trainfleet.dl.data.source import export
 
@@ -153,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("run_dir")
     rp.add_argument("--html", action="store_true", help="also write RUN_DIR/report.html: one self-contained page")
     rp.set_defaults(func=_cmd_report)
+
+    tb = sub.add_parser("tensorboard", help="serve TensorBoard over run directories (sweeps and live runs too)")
+    tb.add_argument("run_dirs", nargs="+")
+    tb.add_argument("--port", type=int, default=6006)
+    tb.add_argument("--host", default="127.0.0.1")
+    tb.set_defaults(func=_cmd_tensorboard)
 
     d = sub.add_parser("data", help="built-in datasets: export to Parquet")
     dsub = d.add_subparsers(dest="data_command", required=True)
