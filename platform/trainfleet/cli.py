@@ -103,6 +103,12 @@ def _cmd_tensorboard(args: argparse.Namespace) -> int:
     return serve(args.run_dirs, args.port, args.host)
 
 
+def _cmd_prometheus(args: argparse.Namespace) -> int:
+    from trainfleet.launch import prometheus
+
+    return prometheus.serve(args.port, args.dir, args.ray_temp_dir, args.scrape_s)
+
+
 def _cmd_data_export(args: argparse.Namespace) -> int:
     from trainfleet.dl.data.source import export
 
@@ -165,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--port", type=int, default=6006)
     tb.add_argument("--host", default="127.0.0.1")
     tb.set_defaults(func=_cmd_tensorboard)
+
+    pm = sub.add_parser("prometheus", help="run Prometheus on the local Ray cluster's metrics (live charts)")
+    pm.add_argument("--port", type=int, default=9090)
+    pm.add_argument("--dir", default=None, help="config and data (default ~/.cache/trainfleet/prometheus)")
+    pm.add_argument("--ray-temp-dir", default=None, help="where the Ray head writes its discovery file "
+                    "(default: Ray's temp dir, $RAY_TMPDIR/ray or /tmp/ray)")
+    pm.add_argument("--scrape-s", type=float, default=5.0, help="seconds between scrapes")
+    pm.set_defaults(func=_cmd_prometheus)
 
     d = sub.add_parser("data", help="built-in datasets: export to Parquet")
     dsub = d.add_subparsers(dest="data_command", required=True)

@@ -29,8 +29,10 @@ def test_submitted_job_runs_and_its_metrics_reach_prometheus(jobs_api):
     assert live["status"] == "SUCCEEDED", live["logs_tail"]
     assert live["driver_node_id"] == jobs_api["head_node_id"], "a Jobs API driver runs on the head"
     assert "stopped: time_s" in live["logs_tail"]
-    # scraped from the nodes' metrics endpoints while the job was still running
-    assert jobs_api["scraped_while"] == "RUNNING"
+    # scraped by a real Prometheus (`trainfleet prometheus`) while the job was still running
+    assert jobs_api["scraped_while"] == "RUNNING", jobs_api["prometheus_out"]
+    assert jobs_api["prometheus_rc"] == 0, jobs_api["prometheus_out"]
+    assert set(jobs_api["live_jobs"].values()) == {"SUCCEEDED"}, jobs_api["live_jobs"]
     found = set(jobs_api["metrics_found"])
     assert {
         "ray_trainfleet_episode_return_mean", "ray_trainfleet_env_steps_per_s", "ray_trainfleet_env_steps_total",
@@ -38,6 +40,13 @@ def test_submitted_job_runs_and_its_metrics_reach_prometheus(jobs_api):
     } <= found
     ret = next(ln for ln in jobs_api["metric_lines"] if ln.startswith("ray_trainfleet_episode_return_mean{"))
     assert 'job="live-metrics"' in ret and "trial_id=" in ret and 0.0 <= float(ret.rsplit(" ", 1)[1]) <= 1.0
+
+
+def test_every_grafana_panel_query_returns_data_from_prometheus(jobs_api):
+    """cluster/grafana/trainfleet-dashboard.json's PromQL, run against the real Prometheus while a
+    tabular, a DQN and a DL job trained: no panel of the dashboard stays empty."""
+    assert jobs_api["panels_without_data"] == [], jobs_api["panels_without_data"]
+    assert len(jobs_api["panels_with_data"]) >= 9
 
 
 def test_burst_of_jobs_none_lost_none_twice_failures_explained(jobs_api):

@@ -1,22 +1,27 @@
 """A head (dashboard + Jobs API, token auth on) and a worker node; jobs submitted to the head.
 
-Shows: a request without the token is refused; a trainfleet job submitted through the Jobs
-API runs on the cluster while its live metrics appear on the nodes' Prometheus endpoints;
-a burst of small jobs all end SUCCEEDED or FAILED-with-reason, none lost or duplicated.
+Shows: a request without the token is refused; trainfleet jobs submitted through the Jobs API
+(tabular, DQN, a DL model) run on the cluster while a real Prometheus (`trainfleet prometheus`)
+scrapes their live metrics, and every panel query of cluster/grafana/trainfleet-dashboard.json
+returns data from it; a burst of small jobs all end SUCCEEDED or FAILED-with-reason, none lost
+or duplicated.
 
 Usage: jobs_api.py OUT_DIR [BURST]
 """
 
 from __future__ import annotations
 
-import re
+import json
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import requests
 
-from _common import TABULAR_JOB, cli_result, cluster, dashboard_url, emit, free_port, trainfleet, wait_for
+from _common import JOBS, ROOT, TABULAR_JOB, cli_result, cluster, dashboard_url, emit, free_port, trainfleet, wait_for
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 LIVE_METRICS = {
@@ -27,18 +32,29 @@ LIVE_METRICS = {
 BURST_MISTAKES = {1: "--set hparams.alpah=0.5", 3: "--set env.id=FrozenLak-v1"}
 
 
-def scrape_all_nodes() -> str:
-    """What Prometheus scrapes: every alive node's metrics_export_port."""
-    import ray
+# Jobs that train long enough to be scraped while they run: between them, every dashboard panel has data.
+LIVE_JOBS = {
+    "live-metrics": f"{TABULAR_JOB} --set stop.iterations=100000 --set checkpoint.every=1000",
+    "live-dqn": f"{JOBS / 'rl' / 'dqn_cartpole.yaml'} --set env.num_envs=1 --set checkpoint.every=1000",
+    "live-dl": f"{JOBS / 'dl' / 'mlp_xor.yaml'} --set stop.epochs=100000 --set stop.val_accuracy=null",
+}
+DASHBOARD = ROOT / "cluster" / "grafana" / "trainfleet-dashboard.json"
 
-    text = []
-    for node in ray.nodes():
-        if node["Alive"]:
-            try:
-                text.append(requests.get(f"http://{node['NodeManagerAddress']}:{node['MetricsExportPort']}/metrics", timeout=5).text)
-            except requests.RequestException:
-                pass
-    return "\n".join(text)
+
+def promql(base: str, query: str) -> list[dict]:
+    """The query's series, or none while Prometheus is still starting."""
+    try:
+        answer = requests.get(f"{base}/api/v1/query", params={"query": query}, timeout=10).json()
+    except (requests.RequestException, ValueError):
+        return []
+    return answer["data"]["result"] if answer.get("status") == "success" else []
+
+
+def panel_queries() -> dict[str, str]:
+    """Each panel's PromQL with the dashboard's $job variable set to the live jobs."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return {f"{p['title']} [{i}]": t["expr"].replace("$job", "live-.*")
+            for p in panels for i, t in enumerate(p.get("targets", []))}
 
 
 def main(out: Path, burst: int) -> None:
@@ -58,33 +74,45 @@ def main(out: Path, burst: int) -> None:
         result["wrong_token_status"] = wrong.status_code
 
         client = JobSubmissionClient(url)  # RAY_AUTH_MODE=token + ~/.ray/auth_token
-        # 2. a trainfleet job that trains long enough to be scraped while it runs
-        entry = (
-            f"trainfleet run {TABULAR_JOB} --output {out} --set stop.iterations=100000 --set stop.time_s=12 "
-            "--set checkpoint.every=1000 --set name=live-metrics"
-        )
-        job_id = client.submit_job(entrypoint=entry, submission_id="live-metrics")
-        found: dict[str, str] = {}
+        # 2. a real Prometheus on the cluster's discovery file, then jobs that train while it scrapes
+        prom_port = free_port()
+        prom_base = f"http://127.0.0.1:{prom_port}"
+        prom = subprocess.Popen([sys.executable, "-m", "trainfleet", "prometheus", "--port", str(prom_port),
+                                 "--scrape-s", "1", "--dir", str(out / "prometheus")],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        job_ids = [client.submit_job(entrypoint=f"trainfleet run {args} --output {out} --set stop.time_s=25 --set name={name}",
+                                     submission_id=name) for name, args in LIVE_JOBS.items()]
+        job_id = job_ids[0]
+        queries = panel_queries()
+        answered: dict[str, list[dict]] = {}
 
-        def metrics_seen() -> bool:
-            text = scrape_all_nodes()
-            for line in text.splitlines():
-                m = re.match(r"^(ray_trainfleet_\w+)\{([^}]*)\}", line)
-                if m and 'job="live-metrics"' in m.group(2):
-                    found[m.group(1)] = line
-            return LIVE_METRICS <= set(found)
+        def every_panel_has_data() -> bool:
+            for title, query in queries.items():
+                if not answered.get(title):
+                    answered[title] = promql(prom_base, query)
+            return all(answered.values())
 
         try:
-            wait_for(metrics_seen, timeout=90, interval=1.0, what="trainfleet metrics on the Prometheus endpoints")
+            wait_for(every_panel_has_data, timeout=240, interval=1.0, what="every dashboard panel's data in Prometheus")
             result["scraped_while"] = client.get_job_status(job_id).value
         except TimeoutError:
             result["scraped_while"] = None
-        result["metrics_found"] = sorted(found)
-        result["metric_lines"] = list(found.values())[:12]
-        wait_for(lambda: client.get_job_status(job_id).value in TERMINAL, timeout=120, what="live job end")
+        result["prometheus_targets"] = [(r["metric"].get("instance"), r["value"][1]) for r in promql(prom_base, "up")]
+        result["panels_with_data"] = sorted(t for t, r in answered.items() if r)
+        result["panels_without_data"] = sorted(t for t, r in answered.items() if not r)
+        series = promql(prom_base, '{__name__=~"ray_trainfleet_.*", job="live-metrics"}')
+        result["metrics_found"] = sorted({r["metric"]["__name__"] for r in series})
+        result["metric_lines"] = [
+            r["metric"]["__name__"] + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(r["metric"].items()) if k != "__name__")
+            + "} " + r["value"][1] for r in series][:12]
+        os.killpg(prom.pid, signal.SIGINT)  # Ctrl-C: `trainfleet prometheus` stops its Prometheus
+        result["prometheus_rc"] = prom.wait(timeout=60)
+        result["prometheus_out"] = (prom.stdout.read() if prom.stdout else "")[-800:]
+        wait_for(lambda: all(client.get_job_status(j).value in TERMINAL for j in job_ids), timeout=180, what="live jobs' end")
         info = client.get_job_info(job_id)
         result["live_job"] = {"status": info.status.value, "driver_node_id": info.driver_node_id,
                               "logs_tail": client.get_job_logs(job_id)[-600:]}
+        result["live_jobs"] = {j: client.get_job_status(j).value for j in job_ids}
         result["head_node_id"] = c.head_node.node_id
         # `trainfleet status` of that job; then without / with a wrong token (no token anywhere:
         # an empty HOME hides ~/.ray/auth_token)
