@@ -85,9 +85,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from trainfleet.report import write_report
+    from trainfleet.report import compare_runs, write_report
 
-    for path in write_report(args.run_dir):
+    if len(args.run_dir) > 1:
+        print(compare_runs(args.run_dir, args.out))
+        return 0
+    for path in write_report(args.run_dir[0]):
         print(path)
     return 0
 
@@ -144,8 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_eval)
 
-    rp = sub.add_parser("report", help="write learning-curve PNGs into the run directory")
-    rp.add_argument("run_dir")
+    rp = sub.add_parser("report", help="write learning-curve PNGs into the run directory; "
+                        "several run directories: one PNG comparing them")
+    rp.add_argument("run_dir", nargs="+")
+    rp.add_argument("--out", default="comparison.png", help="the comparison PNG of several runs (default ./comparison.png)")
     rp.set_defaults(func=_cmd_report)
 
     d = sub.add_parser("data", help="built-in datasets: export to Parquet")
