@@ -182,3 +182,29 @@ def test_bad_input_through_the_cli_is_one_line_and_exit_2(capsys):
     assert main(["run", str(JOBS / "ppo_cartpole_sb3.yaml"), "--set", "algorithm=reinforce"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown algorithm 'reinforce' for backend 'sb3'" in err[0], err
+
+
+def test_a_tampered_or_mismatched_checkpoint_is_one_line_and_exit_2(runs, tmp_path, capsys):
+    small = ["stop.iterations=1", *TINY["ppo_cartpole_sb3.yaml"]]
+    run_dir = run_job("ppo_cartpole_sb3.yaml", runs / "a", *small)
+    other = run_job("ppo_cartpole_sb3.yaml", runs / "b", *small, "hparams.net_arch=[8]")
+    state = run_dir / "checkpoints" / "final" / "state.pt"
+    state.write_bytes((other / "checkpoints" / "final" / "state.pt").read_bytes())  # another network's weights
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--episodes", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not fit its stored spec" in err[0], err
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    import pickle
+
+    state.write_bytes(pickle.dumps(Payload()))  # what SB3's own load would unpickle and run
+    assert main(["eval", str(run_dir), "--episodes", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a readable weights-only checkpoint" in err[0], err
+    assert not marker.exists()

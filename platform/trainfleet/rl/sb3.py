@@ -32,7 +32,7 @@ from trainfleet.devices import torch_device
 from trainfleet.errors import UserError
 from trainfleet.fields import Width
 from trainfleet.rl.core.algorithm import Hparams, RunContext, ensure_finite
-from trainfleet.rl.core.checkpoint import load_state, save_state
+from trainfleet.rl.core.checkpoint import load_state, save_state, weights_fit
 from trainfleet.rl.core.episodes import EpisodeWindow
 from trainfleet.rl.core.wrappers import single_env
 
@@ -232,22 +232,25 @@ class SB3Runner:
         (directory / COUNTERS_FILE).write_text(json.dumps(counters))
 
     def restore(self, directory: Path) -> None:
-        """Training state into the freshly built model: resume continues from it."""
+        """Training state into the freshly built model: resume continues from it. A checkpoint that does not
+        fit the spec's model (other shapes, missing entries) is a UserError naming it."""
         state = load_state(directory)
         counters = results.read_json(directory / COUNTERS_FILE)
-        if counters.get("format") != FORMAT:
-            raise UserError(f"{directory / COUNTERS_FILE}: unknown sb3 checkpoint format {counters.get('format')!r}")
-        self.load_policy(state)
-        for name, tensor in state["variables"].items():
-            _attr(self.model, name).data.copy_(tensor)
-        self.model.num_timesteps = counters["num_timesteps"]
-        self.model._n_updates = counters["n_updates"]
-        self.model._episode_num = counters["episode_num"]
-        self.window.set_state(counters["window"])
-        self.set_extra_state(state, counters)
+        if not isinstance(counters, dict) or counters.get("format") != FORMAT:
+            raise UserError(f"{directory / COUNTERS_FILE}: not an sb3 checkpoint of format {FORMAT}")
+        with weights_fit(directory):
+            self.load_policy(state)
+            for name, tensor in state["variables"].items():
+                _attr(self.model, name).data.copy_(tensor)
+            self.model.num_timesteps = counters["num_timesteps"]
+            self.model._n_updates = counters["n_updates"]
+            self.model._episode_num = counters["episode_num"]
+            self.window.set_state(counters["window"])
+            self.set_extra_state(state, counters)
 
     def load_policy(self, state: dict[str, Any]) -> None:
-        """The policy and optimiser tensors of a `save` (all that acting needs; eval loads no more)."""
+        """SB3's `get_parameters()` tensors of a `save`: the policy (what `eval` acts with) and its optimisers,
+        all of them required, so a checkpoint of another model fails here."""
         self.model.set_parameters(state["parameters"], exact_match=True, device=self.model.device)
 
     def extra_state(self) -> dict[str, Any]:
