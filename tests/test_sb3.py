@@ -92,6 +92,14 @@ def test_each_algorithm_runs_two_iterations_then_evaluates(job, runs):
     assert scored["episodes"] == 2 and np.isfinite(scored["episode_return_mean"])
 
 
+def test_an_sb3_run_never_imports_ray(runs):
+    from no_ray import commands_without_ray
+
+    sets = [a for s in ("stop.iterations=1", *TINY["ppo_cartpole_sb3.yaml"]) for a in ("--set", s)]
+    run, = commands_without_ray([["run", str(JOBS / "ppo_cartpole_sb3.yaml"), "--output", str(runs), *sets]])
+    assert run["rc"] == 0, run["err"][-500:]  # rc 3: Ray was imported
+
+
 def test_a_tune_trial_runs_it_too(ray_session, runs):
     run_dir = run_job("ppo_cartpole_sb3.yaml", runs, "resources.executor=ray", "stop.iterations=1",
                       *TINY["ppo_cartpole_sb3.yaml"])
