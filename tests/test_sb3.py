@@ -216,3 +216,17 @@ def test_a_tampered_or_mismatched_checkpoint_is_one_line_and_exit_2(runs, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a readable weights-only checkpoint" in err[0], err
     assert not marker.exists()
+
+
+def test_dqn_epsilon_decays_over_the_run_not_over_each_learn_call():
+    """SB3 measures progress per `learn()` call; one call per iteration would decay epsilon within every iteration."""
+    spec = jobs.load_job(JOBS / "dqn_cartpole_sb3.yaml", {
+        "hparams.schedule_steps": 1000, "hparams.exploration_fraction": 0.5, "hparams.exploration_final_eps": 0.05,
+        "hparams.steps_per_iteration": 250, "hparams.train_freq": 50, "hparams.learning_starts": 10**6})[0]
+    runner = registry.algorithm("dqn", "sb3").load()(RunContext.from_spec(spec))
+    try:
+        eps = [runner.train_iteration()["epsilon"] for _ in range(3)]
+    finally:
+        runner.close()
+    # linear from 1.0 to 0.05 over the first 500 of 1000 env steps
+    assert eps == pytest.approx([1.0 - 0.95 * 250 / 500, 0.05, 0.05], abs=0.01)
