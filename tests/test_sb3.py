@@ -192,6 +192,7 @@ def test_bad_input_through_the_cli_is_one_line_and_exit_2(capsys):
     assert len(err) == 1 and "unknown algorithm 'reinforce' for backend 'sb3'" in err[0], err
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch, on the planted pickle it refuses
 def test_a_tampered_or_mismatched_checkpoint_is_one_line_and_exit_2(runs, tmp_path, capsys):
     small = ["stop.iterations=1", *TINY["ppo_cartpole_sb3.yaml"]]
     run_dir = run_job("ppo_cartpole_sb3.yaml", runs / "a", *small)
