@@ -149,7 +149,7 @@ SCHEMA_CASES = {
     "learner_gpus_words": spec(QL + "resources: {learner_gpus: many}\n", "resources.learner_gpus:"),
     "placement_unknown": spec(QL + "resources: {placement_strategy: SCATTER}\n", "resources.placement_strategy:"),
     "use_gpu_maybe": spec(MLP + "resources: {use_gpu: maybe}\n", "resources.use_gpu:"),
-    "backend_unknown": spec(QL + "backend: tensorflow\n", "backend:", "'native' or 'rllib'"),
+    "backend_unknown": spec(QL + "backend: tensorflow\n", "backend:", "'native', 'rllib' or 'sb3'"),
     "seed_negative": spec(QL + "seed: -1\n", "seed:", "greater than or equal to 0"),
     "seed_past_numpy": spec(QL + "seed: 99999999999999999999\n", "seed:", "less than or equal to 2147483647"),
     "seed_2_pow_32": spec(QL + "seed: 4294967296\n", "seed:", "less than or equal to 2147483647"),

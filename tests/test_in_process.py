@@ -99,6 +99,8 @@ def spec_of(job: str, **overrides) -> jobs.JobSpec:
 @pytest.mark.parametrize("job, overrides, expected", [
     ("rl/ppo_cartpole.yaml", {}, "in_process"),
     ("rl/ppo_cartpole.yaml", {"resources.rollout_workers": 1}, "ray"),
+    ("rl/ppo_cartpole_sb3.yaml", {}, "in_process"),
+    ("rl/ppo_cartpole_rllib.yaml", {}, "ray"),
     ("sweeps/q_learning_alpha_epsilon.yaml", {}, "ray"),
     ("rl/q_learning_frozenlake.yaml", {"resources.executor": "ray"}, "ray"),
     ("rl/q_learning_frozenlake.yaml", {"checkpoint.max_failures": 1}, "ray"),

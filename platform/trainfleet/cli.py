@@ -86,13 +86,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     if args.html:
+        if len(args.run_dir) > 1:
+            raise UserError("report --html takes one run directory (several: leave out --html for one comparison PNG)")
         from trainfleet.html_report import write_html_report
 
-        print(write_html_report(args.run_dir))
+        print(write_html_report(args.run_dir[0]))
         return 0
-    from trainfleet.report import write_report
+    from trainfleet.report import compare_runs, write_report
 
-    for path in write_report(args.run_dir):
+    if len(args.run_dir) > 1:
+        print(compare_runs(args.run_dir, args.out))
+        return 0
+    for path in write_report(args.run_dir[0]):
         print(path)
     return 0
 
@@ -161,8 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_eval)
 
-    rp = sub.add_parser("report", help="write learning-curve PNGs into the run directory")
-    rp.add_argument("run_dir")
+    rp = sub.add_parser("report", help="write learning-curve PNGs into the run directory; "
+                        "several run directories: one PNG comparing them")
+    rp.add_argument("run_dir", nargs="+")
+    rp.add_argument("--out", default="comparison.png", help="the comparison PNG of several runs (default ./comparison.png)")
     rp.add_argument("--html", action="store_true", help="also write RUN_DIR/report.html: one self-contained page")
     rp.set_defaults(func=_cmd_report)
 

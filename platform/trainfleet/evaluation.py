@@ -66,10 +66,19 @@ def greedy_policy(spec: jobs.JobSpec, ckpt: Path) -> Iterator[Callable[[Any], An
     from trainfleet.launch.runner import NativeRunner, build_runner
     from trainfleet.rl.core.checkpoint import array_shapes, load_state, weights_fit
 
+    if spec.backend == "sb3":  # a fresh SB3 model, the checkpoint's tensors loaded into it (never SB3's .zip)
+        sb3_runner = build_runner(spec)
+        try:
+            with weights_fit(ckpt):
+                sb3_runner.load_policy(load_state(ckpt))  # type: ignore[attr-defined]
+            yield sb3_runner.act
+        finally:
+            sb3_runner.close()
+        return
     in_process = spec.model_copy(update={"resources": spec.resources.model_copy(update={"rollout_workers": 0})})
     state = load_state(ckpt)
     runner = build_runner(in_process)
-    assert isinstance(runner, NativeRunner)  # backend native: rllib returned above
+    assert isinstance(runner, NativeRunner)  # backend native: rllib and sb3 returned above
     try:
         built = array_shapes(runner.algo.get_state())
         with weights_fit(ckpt):

@@ -221,6 +221,11 @@ def _check_resources(spec: JobSpec, file: str | None) -> None:
 
     executor.check(spec, file=file)
     r = spec.resources
+    if spec.backend == "sb3" and r.rollout_workers:
+        raise SpecError(
+            f"the sb3 backend steps its env.num_envs copies in the trial process (SB3's DummyVecEnv); got "
+            f"rollout_workers={r.rollout_workers}, use 0", file=file, path="resources.rollout_workers",
+        )
     if isinstance(r.learner_gpus, int) and r.learner_gpus > 1:
         raise SpecError(
             f"a learner uses one device; got learner_gpus={r.learner_gpus}. Use 0, 1 or auto.",

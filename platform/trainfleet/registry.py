@@ -87,6 +87,12 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("appo", "trainfleet.rl.rllib:RLlibAPPO", "RLlib asynchronous PPO", "rllib", backend="rllib"),
     Entry("impala", "trainfleet.rl.rllib:RLlibIMPALA", "RLlib IMPALA (V-trace)", "rllib", backend="rllib"),
     Entry("dreamerv3", "trainfleet.rl.rllib:RLlibDreamerV3", "RLlib DreamerV3 world model (RSSM) + imagined actor-critic", "rllib", backend="rllib"),
+    # Stable-Baselines3 backend (the optional extra `.[sb3]`): the notes' SB3 algorithms
+    Entry("ppo", "trainfleet.rl.sb3:SB3PPO", "Stable-Baselines3 PPO", "sb3", backend="sb3"),
+    Entry("a2c", "trainfleet.rl.sb3:SB3A2C", "Stable-Baselines3 A2C", "sb3", backend="sb3"),
+    Entry("dqn", "trainfleet.rl.sb3:SB3DQN", "Stable-Baselines3 DQN", "sb3", backend="sb3"),
+    Entry("sac", "trainfleet.rl.sb3:SB3SAC", "Stable-Baselines3 soft actor-critic", "sb3", backend="sb3"),
+    Entry("td3", "trainfleet.rl.sb3:SB3TD3", "Stable-Baselines3 TD3", "sb3", backend="sb3"),
 )
 
 _DLM = "trainfleet.dl.models"

@@ -1,4 +1,6 @@
-"""`trainfleet report RUN_DIR`: learning-curve PNGs (and, for a sweep, a comparison of trials).
+"""`trainfleet report RUN_DIR`: learning-curve PNGs (and, for a sweep, a comparison of trials);
+`trainfleet report RUN_DIR RUN_DIR ...`: one PNG comparing the runs' learning curves (e.g. the same
+algorithm through the native, RLlib and SB3 backends).
 
 Reads only the run directory's Parquet files, so a report can be drawn anywhere pyarrow and
 matplotlib are installed, long after the Ray cluster is gone.
@@ -157,3 +159,56 @@ def _tune_section(run_dir: Path) -> dict[str, Any] | None:
         return None
     spec = jobs.read_yaml(path)
     return spec.get("tune") if isinstance(spec, dict) else None
+
+
+def compare_runs(run_dirs: list[str | Path], out: str | Path) -> Path:
+    """One PNG of several runs' training return against env steps and against training time.
+
+    Each run is one colour, labelled by its backend, algorithm and name; every trial of a sweep is a
+    line of its run's colour. The runs' specs are read as plain YAML (no import, no validation), so
+    runs of any backend compare wherever their Parquet files can be read.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    if not out.resolve().parent.is_dir():
+        raise UserError(f"--out {out}: the folder {out.resolve().parent} does not exist")
+    runs = [_run_curves(Path(d)) for d in run_dirs]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for (label, trials), color in zip(runs, plt.rcParams["axes.prop_cycle"].by_key()["color"] * len(runs)):
+        for ax, x in zip(axes, (results.ENV_STEPS, results.TIME_S)):
+            for i, rows in enumerate(trials.values()):
+                xs, ys = _series(rows, x, results.EPISODE_RETURN_MEAN)
+                ax.plot(xs, ys, color=color, linewidth=1.5, alpha=1.0 if len(trials) == 1 else 0.6,
+                        label=label if i == 0 else None)
+    for ax, x in zip(axes, (results.ENV_STEPS, results.TIME_S)):
+        ax.set_xlabel(x.replace("_", " "))
+        ax.set_ylabel("episode return mean")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    axes[0].set_title("training return against env steps")
+    axes[1].set_title("training return against training time")
+    fig.suptitle(f"{len(runs)} runs compared")
+    fig.tight_layout()
+    with results.atomic_write(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return out
+
+
+def _run_curves(run_dir: Path) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+    """(legend label, trial id -> rows) of one RL run directory."""
+    from trainfleet import jobs
+
+    if not (run_dir / "metrics.parquet").exists():
+        raise UserError(f"{run_dir}: no metrics.parquet (not a run directory, or no iteration finished)")
+    rows = results.read_metrics(run_dir).to_pylist()
+    if not any(r.get(results.EPISODE_RETURN_MEAN) is not None for r in rows):
+        raise UserError(f"{run_dir}: not an RL run (no {results.EPISODE_RETURN_MEAN} to compare)")
+    spec = jobs.read_yaml(run_dir / "spec.yaml") if (run_dir / "spec.yaml").exists() else {}
+    env = (spec.get("env") or {}).get("id", "?")
+    label = f"{spec.get('backend', '?')}: {spec.get('algorithm', '?')} on {env} ({spec.get('name') or run_dir.name})"
+    return label, _by_trial(rows)

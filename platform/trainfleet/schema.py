@@ -92,7 +92,7 @@ class JobSpec(_Strict):
     algorithm: str | None = None
     model: str | None = None
     task: str | None = None
-    backend: Literal["native", "rllib"] = "native"
+    backend: Literal["native", "rllib", "sb3"] = "native"
     env: EnvSpec | None = None
     data: dict[str, Any] | None = None
     resources: Resources = Field(default_factory=Resources)

@@ -6,7 +6,7 @@ loop in the driver (`in_process.py`) and never imports Ray. `resources.executor`
 
 - `auto` (default): in this process when the job is one trial (no `tune:`, no trial restarts:
   `checkpoint.max_failures: 0`), joins no cluster (no `--address`, no RAY_ADDRESS), and is native
-  RL with `rollout_workers: 0`, or a DL engine job on one worker without a GPU (not
+  RL (or `backend: sb3`) with `rollout_workers: 0`, or a DL engine job on one worker without a GPU (not
   `trainer: ray_train`, not a text model); else `ray`.
 - `in_process`: always in this process; a job that needs Ray is a spec error naming why.
 - `ray`: always a Tune trial (sweeps, clusters, rollout actors, Ray Train, RLlib need it anyway).
@@ -35,8 +35,8 @@ def needs_ray(spec: JobSpec) -> str | None:
     if spec.checkpoint.max_failures > 0:
         return "checkpoint.max_failures restarts a failed trial through Ray Tune"
     if spec.is_rl:
-        if spec.backend != "native":
-            return f"the {spec.backend} backend trains on Ray"
+        if spec.backend == "rllib":
+            return "the rllib backend trains on Ray"
         if r.rollout_workers > 0:
             return f"rollout_workers: {r.rollout_workers} are Ray actors (0 steps the envs in this process)"
         return None

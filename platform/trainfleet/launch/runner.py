@@ -1,9 +1,9 @@
-"""Runners: the one seam every backend sits behind (native now, RLlib, and an SB3 backend to come).
+"""Runners: the one seam every backend sits behind (native, RLlib, Stable-Baselines3).
 
 A backend is a class registered under an algorithm name; `build_runner` seeds the process and
 builds it from the one `RunContext` of the job (typed hparams included), whatever the backend.
 A native `Algorithm` is wrapped in `NativeRunner`; a backend class that already speaks the Runner
-protocol (RLlib's) is the runner itself. The trial loop, checkpoint cadence, stop rules
+protocol (RLlib's, SB3's) is the runner itself. The trial loop, checkpoint cadence, stop rules
 (`stopping.py`) and metric names then live in one place for all of them.
 """
 

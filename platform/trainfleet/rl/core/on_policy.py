@@ -24,7 +24,7 @@ from trainfleet.rl.core.checkpoint import optimizer_lr, restore_optimizer
 from trainfleet.rl.core.episodes import EpisodeWindow
 from trainfleet.rl.core.learner import configure_threads, learner_device
 from trainfleet.rl.core.normalize import RewardScaler
-from trainfleet.rl.core.rollout_buffer import Rollout, gae
+from trainfleet.rl.core.rollout_buffer import Rollout, complete_episodes, discounted_returns, gae
 from trainfleet.rl.core.workers import EnvConfig, WorkerPool
 
 
@@ -155,14 +155,26 @@ class OnPolicyAlgorithm(Algorithm):
         values, next_values = self.values_of(rollout)
         rewards = self.reward_scaler(rollout.rewards, rollout.dones)
         adv, ret = gae(rewards, values, next_values, rollout.terminated, rollout.truncated, self.hp.gamma, lam)
-        v = rollout.valid
+        return self._flat(rollout, rollout.valid, adv, ret, values)
+
+    def mc_batch(self, rollout: Rollout) -> Batch | None:
+        """Monte Carlo value targets G_t (the discounted sum to the episode's end; a time-limit cut
+        bootstraps V of the final state) and advantages G_t - V(s_t), on the steps whose episode ended
+        inside the rollout; None when none did (the tail is used once its episode ends)."""
+        values, next_values = self.values_of(rollout)
+        rewards = self.reward_scaler(rollout.rewards, rollout.dones)
+        ret = discounted_returns(rewards, rollout.terminated, rollout.truncated, self.hp.gamma, next_values)
+        mask = complete_episodes(rollout)
+        return self._flat(rollout, mask, ret - values, ret, values) if mask.any() else None
+
+    def _flat(self, rollout: Rollout, mask: np.ndarray, adv: np.ndarray, ret: np.ndarray, values: np.ndarray) -> Batch:
         return Batch(
-            obs=self.tensor(rollout.obs[v]),
-            actions=self.tensor(rollout.actions[v]),
-            logp=self.tensor(rollout.extras["logp"][v]),
-            advantages=self.tensor(adv[v]),
-            returns=self.tensor(ret[v]),
-            values=self.tensor(values[v].astype(np.float32)),
+            obs=self.tensor(rollout.obs[mask]),
+            actions=self.tensor(rollout.actions[mask]),
+            logp=self.tensor(rollout.extras["logp"][mask]),
+            advantages=self.tensor(adv[mask].astype(np.float32)),
+            returns=self.tensor(ret[mask].astype(np.float32)),
+            values=self.tensor(values[mask].astype(np.float32)),
         )
 
     # ---- acting, state --------------------------------------------------------------------------

@@ -7,7 +7,9 @@ then one gradient step on
     L = -E[log pi(a|s) A] + c_v E[(R - V(s))^2] / 2 - c_e H[pi],
 
 with A the n-step advantage R - V(s) (GAE with `gae_lambda` = 1 gives exactly the paper's
-n-step return; lambda < 1 is the usual later refinement). Deviations: the batch comes from
+n-step return; lambda < 1 is the usual later refinement). `returns: mc` uses the notes' Monte Carlo
+returns instead (R = the discounted sum to the episode's end, no bootstrapping but at a time limit),
+on the steps of the episodes that ended inside the rollout. Deviations: the batch comes from
 parallel envs in one process (or synchronous rollout workers) instead of asynchronous
 threads -- see `a3c.py` for the asynchronous original -- and RMSProp is not shared across
 threads (there is one learner). `updates_per_iteration` only groups updates for reporting.
@@ -30,6 +32,9 @@ class A2CHparams(OnPolicyHparams):
     lr: float = Field(7.0e-4, gt=0, description="learning rate")
     optimizer: Literal["rmsprop", "adam"] = Field("rmsprop", description="RMSProp as in the paper, or Adam")
     gae_lambda: float = Field(1.0, ge=0, le=1, description="1 = the paper's n-step returns")
+    returns: Literal["gae", "mc"] = Field(
+        "gae", description="gae: n-step/GAE(lambda) targets bootstrapped from V; mc: the notes' Monte Carlo returns "
+        "to each episode's end (only episodes that end inside a rollout; n_steps must fit them)")
     ent_coef: float = Field(0.0, ge=0, description="entropy bonus weight")
     vf_coef: float = Field(0.5, ge=0, description="value loss weight")
     norm_adv: bool = Field(False, description="normalise advantages over each batch")
@@ -76,7 +81,9 @@ class A2C(OnPolicyAlgorithm):
     # ---- ALGO LOGIC ----------------------------------------------------------------------------
     def update(self, rollout: Any) -> dict[str, Any]:
         hp = self.hp
-        b = self.batch(rollout, hp.gae_lambda)
+        b = self.batch(rollout, hp.gae_lambda) if hp.returns == "gae" else self.mc_batch(rollout)
+        if b is None:  # mc: no episode ended in this rollout yet
+            return {}
         loss, terms = actor_critic_loss(self.model, b.obs, b.actions, b.advantages, b.returns,
                                         hp.vf_coef, hp.ent_coef, hp.norm_adv)
         self.optimizer.zero_grad()
