@@ -31,6 +31,7 @@ ALSO_SMOKE = ["rl/dqn_cartpole_notes_q128.yaml", "rl/dqn_cartpole_keras_build_dq
 
 TINY: dict[str, dict[str, Any]] = {  # per entry: overrides that make one iteration cheap
     "ppo": {"hparams.n_steps": 16, "env.num_envs": 2, "hparams.minibatch_size": 32, "hparams.epochs": 1},
+    "ppo_lagrangian": {"hparams.n_steps": 16, "env.num_envs": 2, "hparams.minibatch_size": 32, "hparams.epochs": 1},
     "a2c": {"env.num_envs": 2}, "a3c": {"env.num_envs": 2}, "reinforce": {"env.num_envs": 2},
     "trpo": {"env.num_envs": 2},
     "dqn": {"hparams.steps_per_iteration": 64, "hparams.learning_starts": 32, "hparams.batch_size": 16,
