@@ -19,7 +19,7 @@ inlets above the ASHRAE recommended 27 C, kept out of the reward for constrained
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -40,6 +40,21 @@ _LOW = np.array([SUPPLY_AIR_C[0], CHILLED_WATER_C[0], FAN_SPEED[0]])
 _HIGH = np.array([SUPPLY_AIR_C[1], CHILLED_WATER_C[1], FAN_SPEED[1]])
 
 Range = float | Sequence[float]
+
+
+class PlantStep(NamedTuple):
+    """One step's outcome of a set of setpoints."""
+
+    inlet: np.ndarray  # zone inlets (C) at the end of the step
+    supply_c: float  # supply air reached (no colder than chilled water + the coil approach)
+    chiller_kw: float
+    fan_kw: float
+    cop: float
+    removed_kj: float  # heat the coil took out over the step
+
+    @property
+    def cooling_kw(self) -> float:
+        return self.chiller_kw + self.fan_kw
 
 
 def to_action(supply_air_c: float, chilled_water_c: float, fan_speed: float) -> np.ndarray:
@@ -138,7 +153,9 @@ class DataCentreCoolingEnv(gym.Env):
         self.cooling_kw = 0.0
         return self._observation(), {"physics": dict(self.physics)}
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+    def predict(self, action: np.ndarray) -> PlantStep:
+        """What `action` would do over the next step from the current state, changing nothing: the
+        one-step model a safety shield or a shadow deployment asks (here: the plant's own equations)."""
         supply_set, chw, fan = (float(x) for x in to_setpoints(np.asarray(action, dtype=float)))
         supply = max(supply_set, chw + COIL_APPROACH_K)
         q_it, dt = self.it_kw[self.t], STEP_MIN * 60.0
@@ -148,15 +165,19 @@ class DataCentreCoolingEnv(gym.Env):
         removed_kj = float(np.sum(q_it * dt - self.physics["thermal_mass"] * (new_inlet - self.inlet)))
         cop = chiller_cop(float(self.outdoor_c[self.t]), chw, self.physics["chiller_efficiency"])
         chiller_kw = max(removed_kj / dt / cop, 0.0)  # air warmer than the zone heats it: the chiller idles
-        fan_kw = self.zones * self.fan_kw * fan**3
-        self.cooling_kw = chiller_kw + fan_kw
-        self.inlet = new_inlet
+        return PlantStep(new_inlet, supply, chiller_kw, self.zones * self.fan_kw * fan**3, cop, removed_kj)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        plant = self.predict(action)
+        self.cooling_kw = plant.chiller_kw + plant.fan_kw
+        self.inlet = plant.inlet
         over = np.maximum(self.inlet - INLET_LIMIT_C, 0.0)
-        it_total = float(q_it.sum())
+        it_total = float(self.it_kw[self.t].sum())
         hours = STEP_MIN / 60.0
         self.t += 1
-        info = {"cooling_kwh": self.cooling_kw * hours, "it_kwh": it_total * hours, "heat_removed_kwh": removed_kj / 3600.0,
-                "pue": (it_total + self.cooling_kw) / it_total, "chiller_cop": cop, "chiller_kw": chiller_kw,
-                "fan_kw": fan_kw, "supply_air_c": supply,
-                "max_inlet_c": float(self.inlet.max()), "constraint_cost": float(over.sum() * STEP_MIN)}
+        info = {"cooling_kwh": self.cooling_kw * hours, "it_kwh": it_total * hours,
+                "heat_removed_kwh": plant.removed_kj / 3600.0, "pue": (it_total + self.cooling_kw) / it_total,
+                "chiller_cop": plant.cop, "chiller_kw": plant.chiller_kw, "fan_kw": plant.fan_kw,
+                "supply_air_c": plant.supply_c, "max_inlet_c": float(self.inlet.max()),
+                "constraint_cost": float(over.sum() * STEP_MIN)}
         return self._observation(), -info["cooling_kwh"], False, self.t >= self.horizon, info
