@@ -14,6 +14,9 @@ are drawn per episode from the env's seed. `thermal_mass`, `chiller_efficiency` 
 `load_scale` take a number or a [low, high] range drawn per episode: domain randomisation.
 Reward: minus cooling kWh per step; `info["constraint_cost"]` is the degree-minutes of zone
 inlets above the ASHRAE recommended 27 C, kept out of the reward for constrained learners.
+Partial observability: `sensor_noise_c` adds Gaussian noise to the inlet readings and
+`sensor_dropout` drops each inlet sensor per step (its last reading repeats); the cost and the
+physics use the true temperatures.
 """
 
 from __future__ import annotations
@@ -91,14 +94,18 @@ class DataCentreCoolingEnv(gym.Env):
 
     def __init__(self, days: int = 1, zones: int = 4, zone_it_kw: float = 250.0, zone_airflow_kg_s: float = 50.0,
                  fan_kw: float = 15.0, thermal_mass: Range = 15000.0, chiller_efficiency: Range = 0.45,
-                 load_scale: Range = 1.0, start_day: int | None = None, render_mode: str | None = None) -> None:
+                 load_scale: Range = 1.0, start_day: int | None = None, sensor_noise_c: float = 0.0,
+                 sensor_dropout: float = 0.0, render_mode: str | None = None) -> None:
         if days < 1 or zones < 1 or min(zone_it_kw, zone_airflow_kg_s, fan_kw) <= 0:
             raise ValueError("days and zones must be >= 1 and zone_it_kw, zone_airflow_kg_s, fan_kw positive")
         if start_day is not None and not 0 <= start_day < 365:
             raise ValueError(f"start_day must be a day of the year in [0, 365), got {start_day}")
         if render_mode is not None:
             raise ValueError(f"DataCentreCooling-v0 renders nothing (render_mode {render_mode!r}); see `trainfleet report`")
+        if not (sensor_noise_c >= 0 and 0 <= sensor_dropout < 1):
+            raise ValueError(f"sensor_noise_c must be >= 0 and sensor_dropout in [0, 1), got {sensor_noise_c}, {sensor_dropout}")
         self.render_mode = render_mode
+        self.sensor_noise_c, self.sensor_dropout = sensor_noise_c, sensor_dropout
         self.horizon, self.zones, self.start_day = days * STEPS_PER_DAY, zones, start_day
         self.zone_it_kw, self.fan_kw = zone_it_kw, fan_kw
         self.airflow = np.full(zones, zone_airflow_kg_s)
@@ -113,6 +120,7 @@ class DataCentreCoolingEnv(gym.Env):
         self.it_kw = np.zeros((self.horizon + 1, zones))
         self.outdoor_c = np.zeros(self.horizon + 1)
         self.inlet = np.full(zones, 22.0)
+        self.readings = self.inlet.copy()  # what the inlet sensors last reported
         self.cooling_kw = 0.0
         self.t = 0
         self.day0 = 0
@@ -140,8 +148,19 @@ class DataCentreCoolingEnv(gym.Env):
     # ---- physics ------------------------------------------------------------------------------
     def _observation(self) -> np.ndarray:
         phase = 2 * np.pi * (self.t % STEPS_PER_DAY) / STEPS_PER_DAY
-        return np.concatenate([self.inlet, [self.it_kw[self.t].sum(), self.cooling_kw, self.outdoor_c[self.t],
+        return np.concatenate([self._read_inlets(), [self.it_kw[self.t].sum(), self.cooling_kw, self.outdoor_c[self.t],
                                             np.sin(phase), np.cos(phase)]]).astype(np.float32)
+
+    def _read_inlets(self) -> np.ndarray:
+        """The inlet sensors: the true temperatures plus Gaussian noise, each sensor dropped (its last
+        reading repeated, as a building-management system shows a stale value) with `sensor_dropout`."""
+        reading = self.inlet.copy()
+        if self.sensor_noise_c > 0:
+            reading += self.np_random.normal(0.0, self.sensor_noise_c, self.zones)
+        if self.sensor_dropout > 0:
+            reading = np.where(self.np_random.random(self.zones) < self.sensor_dropout, self.readings, reading)
+        self.readings = reading
+        return reading
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
@@ -150,6 +169,7 @@ class DataCentreCoolingEnv(gym.Env):
         self.t = 0
         # start at the steady state of a conservative plant (18 C supply, fans at 80%)
         self.inlet = SUPPLY_AIR_C[0] + self.it_kw[0] / (0.8 * self.airflow * CP_AIR)
+        self.readings = self.inlet.copy()
         self.cooling_kw = 0.0
         return self._observation(), {"physics": dict(self.physics)}
 
