@@ -14,6 +14,7 @@ options); `info["shielded"]` is 1 on the steps it overrode the agent.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,3 +104,9 @@ def make_cooling_env(shield: bool | dict[str, float] = False, **kwargs: Any) -> 
         except TypeError as err:
             raise ValueError(f"shield options are {list(ShieldConfig.__dataclass_fields__)}: {err}") from None
     raise ValueError(f"shield must be true, false or a dict of {list(ShieldConfig.__dataclass_fields__)}, got {shield!r}")
+
+
+# The plant's keywords and `shield`, as the signature the job validator reads to name an unknown env.kwargs key
+make_cooling_env.__signature__ = inspect.signature(DataCentreCoolingEnv).replace(  # type: ignore[attr-defined]
+    parameters=[*inspect.signature(DataCentreCoolingEnv).parameters.values(),
+                inspect.Parameter("shield", inspect.Parameter.KEYWORD_ONLY, default=False)])

@@ -61,6 +61,16 @@ def test_projection_keeps_safe_setpoints_and_clips_to_the_envelope():
 
 def test_a_job_with_a_bad_shield_option_is_a_spec_error(tmp_path):
     job = tmp_path / "job.yaml"
-    job.write_text(f"name: x\nalgorithm: random\nenv: {{id: {ENV_ID}, kwargs: {{shield: {{margin: 1}}}}}}\n")
-    with pytest.raises(SpecError, match="shield"):
+    job.write_text(f"name: x\nalgorithm: random\nenv: {{id: {ENV_ID}, kwargs: {{shield: {{margin: 1}}}}}}\nstop: {{iterations: 1}}\n")
+    with pytest.raises(SpecError, match="cannot create .*shield options are"):
+        jobs.load_job(str(job))
+
+
+def test_unknown_env_kwargs_are_still_named_behind_the_shield_entry_point(tmp_path):
+    job = tmp_path / "job.yaml"
+    job.write_text(f"name: x\nalgorithm: ppo_lagrangian\nenv: {{id: {ENV_ID}, kwargs: {{shiled: true}}}}\nstop: {{iterations: 1}}\n")
+    with pytest.raises(SpecError, match="did you mean 'shield'"):
+        jobs.load_job(str(job))
+    job.write_text(f"name: x\nalgorithm: ppo_lagrangian\nenv: {{id: {ENV_ID}, kwargs: {{sensor_dropout: 1.5}}}}\nstop: {{iterations: 1}}\n")
+    with pytest.raises(SpecError, match="cannot create .*sensor_dropout in"):
         jobs.load_job(str(job))
