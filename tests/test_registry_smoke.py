@@ -33,6 +33,7 @@ TINY: dict[str, dict[str, Any]] = {  # per entry: overrides that make one iterat
     "ppo": {"hparams.n_steps": 16, "env.num_envs": 2, "hparams.minibatch_size": 32, "hparams.epochs": 1,
             "hparams.steps_per_iteration": 32, "hparams.batch_size": 32, "hparams.n_epochs": 1},
     "a2c": {"env.num_envs": 2, "hparams.steps_per_iteration": 64}, "a3c": {"env.num_envs": 2}, "reinforce": {"env.num_envs": 2},
+    "ppo_lagrangian": {"hparams.n_steps": 16, "env.num_envs": 2, "hparams.minibatch_size": 32, "hparams.epochs": 1},
     "trpo": {"env.num_envs": 2},
     "dqn": {"hparams.steps_per_iteration": 64, "hparams.learning_starts": 32, "hparams.batch_size": 16,
             "hparams.min_sample_timesteps_per_iteration": 64, "hparams.train_batch_size": 16},

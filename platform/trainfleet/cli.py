@@ -72,9 +72,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from trainfleet.evaluation import evaluate_run
+    if args.shadow:
+        from trainfleet.rl.shadow import shadow_run
 
-    out = evaluate_run(args.run_dir, episodes=args.episodes, gif=args.gif, sample=args.sample)
+        out = shadow_run(args.run_dir, args.shadow, episodes=args.episodes)
+    else:
+        from trainfleet.evaluation import evaluate_run
+
+        out = evaluate_run(args.run_dir, episodes=args.episodes, gif=args.gif, sample=args.sample)
     if args.json:
         print(json.dumps({k: v for k, v in out.items() if k != "returns"}))
     else:
@@ -163,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--gif", default=None, help="record the first episode to this GIF file")
     e.add_argument("--sample", "--samples", type=int, default=0, metavar="N",
                    help="language models: generate N words; captioners: N captions beside their references")
+    e.add_argument("--shadow", default=None, metavar="BASELINE",
+                   help="cooling agents: BASELINE (fixed_setpoints | rule_based | pid) controls the plant while the "
+                        "agent proposes; report how they differ and what the proposals would cost")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_eval)
 

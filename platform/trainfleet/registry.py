@@ -59,6 +59,7 @@ ALGORITHMS: dict[tuple[str, str], Entry] = _entries(
     Entry("fixed_setpoints", "trainfleet.rl.cooling_baselines:FixedSetpoints", "conservative fixed cooling setpoints", "baseline"),
     Entry("rule_based", "trainfleet.rl.cooling_baselines:RuleBased", "cooling setpoints by outdoor temperature and IT load", "baseline"),
     Entry("pid", "trainfleet.rl.cooling_baselines:PID", "fan speed by a PID on the hottest zone inlet", "baseline"),
+    Entry("ppo_lagrangian", f"{_DEEP}.ppo_lagrangian:PPOLagrangian", "PPO with a learned multiplier on the episode constraint cost", "deep/safe"),
     # Unit 1-2: deep model-free RL, one readable file each
     Entry("reinforce", f"{_DEEP}.reinforce:Reinforce", "Monte Carlo policy gradient (optional value baseline)", "deep/on-policy"),
     Entry("a2c", f"{_DEEP}.a2c:A2C", "synchronous advantage actor-critic", "deep/on-policy"),

@@ -43,6 +43,7 @@ ENV_STEPS_PER_S = "env_steps_per_s"
 EPISODES = "episodes"
 EPISODE_RETURN_MEAN = "episode_return_mean"
 EPISODE_LEN_MEAN = "episode_len_mean"
+EPISODE_COST_MEAN = "episode_cost_mean"  # summed info["constraint_cost"], where the env reports one
 EPOCH = "epoch"
 TRAIN_LOSS = "train_loss"
 VAL_LOSS = "val_loss"

@@ -128,15 +128,19 @@ class RuleHparams(ControllerHparams):
     supply_hot_c: float = Field(21.0, ge=18.0, le=27.0, description="supply air in hot weather (C)")
 
 
+def rule_setpoints(obs: np.ndarray, hp: RuleHparams) -> tuple[float, float, float]:
+    """The rule controller's (supply air C, chilled water C, fan speed): also the safety shield's fallback."""
+    supply = float(np.interp(obs[-3], [hp.cool_outdoor_c, hp.hot_outdoor_c], [hp.supply_cool_c, hp.supply_hot_c]))
+    supply = min(supply, hp.target_inlet_c - 1.0)
+    fan = hp.fan_gain_k * (obs[-5] / hp.design_it_kw) / (hp.target_inlet_c - supply)
+    return supply, supply - COIL_APPROACH_K, float(np.clip(fan, *FAN_SPEED))
+
+
 class RuleBased(CoolingController):
     Hparams = RuleHparams
 
     def setpoints(self, obs: np.ndarray) -> tuple[float, float, float]:
-        hp = self.hp
-        supply = float(np.interp(obs[-3], [hp.cool_outdoor_c, hp.hot_outdoor_c], [hp.supply_cool_c, hp.supply_hot_c]))
-        supply = min(supply, hp.target_inlet_c - 1.0)
-        fan = hp.fan_gain_k * (obs[-5] / hp.design_it_kw) / (hp.target_inlet_c - supply)
-        return supply, supply - COIL_APPROACH_K, float(np.clip(fan, *FAN_SPEED))
+        return rule_setpoints(obs, self.hp)
 
 
 class PIDHparams(ControllerHparams):

@@ -63,3 +63,17 @@ def test_controllers_reject_other_envs_and_vector_envs():
         jobs.parse_spec({**base, "env": {"id": "Pendulum-v1"}})
     with pytest.raises(SpecError, match="runs one env"):
         jobs.parse_spec({**base, "env": {"id": cb.ENV_ID, "num_envs": 2}})
+
+
+def test_assess_counts_what_the_controller_reports_and_violation_minutes():
+    from trainfleet.rl.cooling_assess import assess
+
+    rule = build(cb.RuleBased, 0)
+    env_seed_day = rule.train_iteration()  # the controller's first episode: env seeded with 0
+    report = assess(cb.ENV_ID, {"days": 1}, rule.act, [0])
+    rule.close()
+    assert report.days == 1.0 and report.cooling_kwh == pytest.approx(env_seed_day["cooling_kwh"])
+    assert report.pue == pytest.approx(env_seed_day["pue"]) and report.violation_minutes == 0.0
+    hot = assess(cb.ENV_ID, {"days": 1}, lambda obs: np.array([1.0, 1.0, -1.0], np.float32), [0])
+    assert hot.violation_minutes > 60 and hot.violation_degree_minutes > hot.violation_minutes, hot
+    assert hot.saving_vs(report) > 0, "warm air and slow fans save energy by overheating the zones"

@@ -133,3 +133,26 @@ def test_bad_randomisation_range_is_a_one_line_spec_error(bad):
            "env": {"id": ENV_ID, "kwargs": {"thermal_mass": bad}}}
     with pytest.raises(SpecError, match="thermal_mass must be a positive number"):
         jobs.parse_spec(raw)
+
+
+def test_sensor_noise_and_dropout_change_the_readings_not_the_plant():
+    """Partial observability: noisy, stale inlet readings; the true inlets (and the cost) are untouched."""
+    action = dc.to_action(20.0, 12.0, 0.6)
+    clean, noisy, dropped = make(), make(sensor_noise_c=0.5), make(sensor_dropout=0.3)
+    for env in (clean, noisy, dropped):
+        env.reset(seed=7)
+    errors, stale, inlets = [], [], []
+    for _ in range(200):
+        previous = dropped.readings.copy()
+        obs = [env.step(action)[0] for env in (clean, noisy, dropped)]
+        assert np.allclose(obs[0][:4], clean.inlet, atol=1e-4), "no noise: the sensors read the true inlets"
+        errors.append(obs[1][:4] - noisy.inlet)
+        stale.append(np.isclose(obs[2][:4], previous, atol=1e-6) & ~np.isclose(dropped.inlet, previous, atol=1e-6))
+        inlets.append([clean.inlet, noisy.inlet, dropped.inlet])
+    inlets = np.array(inlets)
+    assert np.allclose(inlets[:, 0], inlets[:, 1]) and np.allclose(inlets[:, 0], inlets[:, 2]), "the plant is the same"
+    assert abs(np.std(errors) - 0.5) < 0.05 and abs(np.mean(errors)) < 0.05, f"noise std {np.std(errors):.3f}"
+    # the inlets change every step while they settle, so a stale reading shows; 0.3 of 800 readings ~ 240
+    assert 0.2 < np.mean(stale) < 0.4, f"stale fraction {np.mean(stale):.3f}"
+    with pytest.raises(ValueError, match="sensor_dropout"):
+        make(sensor_dropout=1.0)

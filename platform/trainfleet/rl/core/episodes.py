@@ -12,16 +12,19 @@ from trainfleet import results
 
 
 class EpisodeWindow:
-    """Returns and lengths of the last `size` finished episodes, plus the lifetime episode count."""
+    """Returns, lengths (and safety costs, where the env reports them) of the last `size` finished
+    episodes, plus the lifetime episode count."""
 
     def __init__(self, size: int) -> None:
         self.returns: deque[float] = deque(maxlen=size)
         self.lengths: deque[int] = deque(maxlen=size)
+        self.costs: deque[float] = deque(maxlen=size)
         self.episodes = 0
 
-    def add(self, returns: list[float], lengths: list[int]) -> None:
+    def add(self, returns: list[float], lengths: list[int], costs: list[float] | None = None) -> None:
         self.returns.extend(returns)
         self.lengths.extend(lengths)
+        self.costs.extend(costs or [])
         self.episodes += len(returns)
 
     def return_mean(self) -> float:
@@ -30,14 +33,21 @@ class EpisodeWindow:
     def len_mean(self) -> float:
         return float(np.mean(self.lengths)) if self.lengths else float("nan")
 
+    def cost_metrics(self) -> dict[str, float]:
+        """{"episode_cost_mean": ...} once an env reported costs, else nothing."""
+        return {results.EPISODE_COST_MEAN: float(np.mean(self.costs))} if self.costs else {}
+
     def get_state(self) -> dict[str, Any]:
-        return {"returns": list(self.returns), "lengths": list(self.lengths), "episodes": self.episodes}
+        return {"returns": list(self.returns), "lengths": list(self.lengths), "costs": list(self.costs),
+                "episodes": self.episodes}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.returns.clear()
         self.returns.extend(state["returns"])
         self.lengths.clear()
         self.lengths.extend(state["lengths"])
+        self.costs.clear()
+        self.costs.extend(state.get("costs", []))
         self.episodes = state["episodes"]
 
 

@@ -9,6 +9,7 @@ and saves/restores everything a resumed run needs to continue bit-for-bit.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -116,7 +117,7 @@ class OnPolicyAlgorithm(Algorithm):
 
     def record_episodes(self, rollout: Rollout) -> None:
         self.env_steps += rollout.num_steps
-        self.window.add(rollout.episode_returns, rollout.episode_lengths)
+        self.window.add(rollout.episode_returns, rollout.episode_lengths, rollout.episode_costs)
 
     def train_iteration(self) -> dict[str, float]:
         rollout = self.collect()
@@ -133,6 +134,7 @@ class OnPolicyAlgorithm(Algorithm):
             results.EPISODES: self.window.episodes,
             results.EPISODE_RETURN_MEAN: self.window.return_mean(),
             results.EPISODE_LEN_MEAN: self.window.len_mean(),
+            **self.window.cost_metrics(),
             "worker_restarts": self.pool.restarts,
             **{f"time_{k}": v for k, v in self.timings.items()},
         }
@@ -142,11 +144,13 @@ class OnPolicyAlgorithm(Algorithm):
         return torch.as_tensor(array, device=self.device)
 
     @torch.no_grad()
-    def values_of(self, rollout: Rollout) -> tuple[np.ndarray, np.ndarray]:
-        """(V(obs[t]), V(state after step t)) as [T, N] arrays, in one forward pass."""
+    def values_of(self, rollout: Rollout, value: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(V(obs[t]), V(state after step t)) as [T, N] arrays, in one forward pass (of the model's
+        critic, or of `value`: a cost critic)."""
         t, n = rollout.rewards.shape
         flat = np.concatenate([rollout.obs.reshape(t * n, *rollout.obs.shape[2:]), rollout.next_obs])
-        v = self.model.value(self.tensor(flat)).float().cpu().numpy()
+        v = (value or self.model.value)(self.tensor(flat)).float().cpu().numpy()
         values = v[: t * n].reshape(t, n)
         return values, np.concatenate([values[1:], v[t * n:][None]], axis=0)
 

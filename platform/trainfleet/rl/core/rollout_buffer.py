@@ -11,6 +11,9 @@ produced them (NEXT_STEP autoreset, see `wrappers.py`):
 The notes' `compute_returns` runs one discounted sum over the whole batch; here an episode
 end cuts the sum, termination bootstraps 0 and truncation (a time limit, not a real end)
 bootstraps V(final observation) (Pardo et al. 2018, "Time Limits in Reinforcement Learning").
+
+An env that reports a safety cost per step in `info[COST_KEY]` (Safety-Gymnasium's convention; the
+cooling plant's inlet degree-minutes) gets it recorded beside the reward, for constrained learners.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+COST_KEY = "constraint_cost"
 
 
 @dataclass
@@ -32,6 +37,8 @@ class Rollout:
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # what the policy returned, [T, N, ...]
     episode_returns: list[float] = field(default_factory=list)  # episodes that ended in this rollout
     episode_lengths: list[int] = field(default_factory=list)
+    costs: np.ndarray | None = None  # [T, N] info[COST_KEY] when the env reports it (0 on reset steps)
+    episode_costs: list[float] = field(default_factory=list)  # summed costs of the episodes that ended
     policy_version: int = 0  # version of the weights that acted
     sample_s: float = 0.0  # seconds the worker spent stepping (the rest of a round trip is transfer)
 
@@ -61,6 +68,8 @@ class Rollout:
             extras={k: np.concatenate([p.extras[k] for p in parts], axis=1) for k in parts[0].extras},
             episode_returns=[r for p in parts for r in p.episode_returns],
             episode_lengths=[n for p in parts for n in p.episode_lengths],
+            costs=cat("costs") if parts[0].costs is not None else None,
+            episode_costs=[c for p in parts for c in p.episode_costs],
             policy_version=min(p.policy_version for p in parts),
             sample_s=max(p.sample_s for p in parts),
         )

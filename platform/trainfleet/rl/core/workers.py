@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from trainfleet.rl.core.learner import configure_threads
-from trainfleet.rl.core.rollout_buffer import Rollout
+from trainfleet.rl.core.rollout_buffer import COST_KEY, Rollout
 from trainfleet.rl.core.wrappers import env_state, make_vec_env, set_env_state, single_env
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class RolloutWorker:
         self.prev_done = np.zeros(n, dtype=bool)
         self.ep_return = np.zeros(n)
         self.ep_len = np.zeros(n, dtype=np.int64)
+        self.ep_cost = np.zeros(n)
         self.version = 0
         self.shared: dict[str, Any] = {}  # read-only arrays mapped from the object store
 
@@ -110,8 +111,8 @@ class RolloutWorker:
         terminated = np.empty((n_steps, n), dtype=bool)
         truncated = np.empty((n_steps, n), dtype=bool)
         valid = np.empty((n_steps, n), dtype=bool)
-        actions, extras = None, {}
-        ep_returns, ep_lengths = [], []
+        actions, extras, costs = None, {}, None
+        ep_returns, ep_lengths, ep_costs = [], [], []
         with torch.inference_mode():
             for t in range(n_steps):
                 obs[t] = self.obs
@@ -126,7 +127,12 @@ class RolloutWorker:
                     extras[k][t] = v.numpy()
                 if self.clip is not None:
                     action = np.clip(action, *self.clip)
-                self.obs, rewards[t], terminated[t], truncated[t], _ = self.env.step(action)
+                self.obs, rewards[t], terminated[t], truncated[t], info = self.env.step(action)
+                if COST_KEY in info:
+                    if costs is None:
+                        costs = np.zeros((n_steps, n), dtype=np.float32)
+                    costs[t] = np.where(info[f"_{COST_KEY}"], info[COST_KEY], 0.0)
+                    self.ep_cost += costs[t]
                 self.ep_return += rewards[t]
                 self.ep_len += valid[t]
                 done = terminated[t] | truncated[t]
@@ -135,13 +141,16 @@ class RolloutWorker:
                         self.policy.episodes_ended(done)
                     ep_returns.extend(self.ep_return[done].tolist())
                     ep_lengths.extend(self.ep_len[done].tolist())
+                    if costs is not None:
+                        ep_costs.extend(self.ep_cost[done].tolist())
                     self.ep_return[done] = 0.0
                     self.ep_len[done] = 0
+                    self.ep_cost[done] = 0.0
                 self.prev_done = done
         rollout = Rollout(
             obs=obs, actions=actions, rewards=rewards, terminated=terminated, truncated=truncated, valid=valid,
             next_obs=self.obs.copy(), extras=extras, episode_returns=ep_returns, episode_lengths=ep_lengths,
-            policy_version=self.version,
+            costs=costs, episode_costs=ep_costs, policy_version=self.version,
         )
         rollout.sample_s = time.perf_counter() - t0
         return rollout
@@ -164,7 +173,8 @@ class RolloutWorker:
     def get_state(self) -> dict[str, Any]:
         return {
             "env": env_state(self.env), "obs": self.obs.copy(), "prev_done": self.prev_done.copy(),
-            "ep_return": self.ep_return.copy(), "ep_len": self.ep_len.copy(), "generator": self.generator.get_state(),
+            "ep_return": self.ep_return.copy(), "ep_len": self.ep_len.copy(), "ep_cost": self.ep_cost.copy(),
+            "generator": self.generator.get_state(),
             "version": self.version,
             # per-episode policy state (DDPG's OU noise), not a weight: saved with the env it belongs to
             "policy": self.policy.episode_state() if hasattr(self.policy, "episode_state") else {},
@@ -174,6 +184,7 @@ class RolloutWorker:
         set_env_state(self.env, state["env"])
         self.obs, self.prev_done = state["obs"].copy(), state["prev_done"].copy()
         self.ep_return, self.ep_len = state["ep_return"].copy(), state["ep_len"].copy()
+        self.ep_cost = state.get("ep_cost", np.zeros_like(self.ep_return)).copy()  # absent before costs were kept
         self.generator.set_state(state["generator"])
         self.version = state["version"]
         if state.get("policy") and hasattr(self.policy, "set_episode_state"):

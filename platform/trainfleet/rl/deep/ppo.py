@@ -28,7 +28,7 @@ from pydantic import Field
 from trainfleet import results
 from trainfleet.rl.core.algorithm import RunContext, ensure_finite
 from trainfleet.rl.core.clipped_objective import clipped_losses
-from trainfleet.rl.core.on_policy import OnPolicyAlgorithm, OnPolicyHparams
+from trainfleet.rl.core.on_policy import Batch, OnPolicyAlgorithm, OnPolicyHparams
 from trainfleet.rl.core.rollout_buffer import Rollout
 from trainfleet.rl.core.schedules import Schedule, set_lr
 
@@ -62,10 +62,13 @@ class PPO(OnPolicyAlgorithm):
             return 1.0
         return Schedule(start=1.0, end=0.0, steps=self.hp.anneal_env_steps).value(self.env_steps)
 
-    # ---- ALGO LOGIC ----------------------------------------------------------------------------
     def update(self, rollout: Rollout) -> dict[str, Any]:
+        return self.optimise(self.batch(rollout, self.hp.gae_lambda))
+
+    # ---- ALGO LOGIC ----------------------------------------------------------------------------
+    def optimise(self, b: Batch) -> dict[str, Any]:
+        """The clipped-objective epochs on one batch (PPO-Lagrangian hands in penalised advantages)."""
         hp = self.hp
-        b = self.batch(rollout, hp.gae_lambda)
         frac = self.progress_left()
         set_lr([self.optimizer], hp.lr * frac)
         clip = hp.clip * frac

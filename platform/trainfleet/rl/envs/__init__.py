@@ -16,7 +16,7 @@ _ENVS = {
     "trainfleet/BernoulliBandit-v0": (f"{_M}.bandit:BernoulliBanditEnv", None, f"{_M}.bandit:BernoulliBanditVectorEnv"),
     "trainfleet/PendulumTask-v0": (f"{_M}.varied_dynamics:PendulumTaskEnv", 200, None),
     "trainfleet/CartPoleTask-v0": (f"{_M}.varied_dynamics:CartPoleTaskEnv", 500, None),
-    "trainfleet/DataCentreCooling-v0": (f"{_M}.data_centre:DataCentreCoolingEnv", None, None),
+    "trainfleet/DataCentreCooling-v0": ("trainfleet.rl.cooling_shield:make_cooling_env", None, None),
 }
 
 for _id, (_entry, _max_steps, _vector) in _ENVS.items():

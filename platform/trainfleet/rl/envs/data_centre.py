@@ -14,12 +14,15 @@ are drawn per episode from the env's seed. `thermal_mass`, `chiller_efficiency` 
 `load_scale` take a number or a [low, high] range drawn per episode: domain randomisation.
 Reward: minus cooling kWh per step; `info["constraint_cost"]` is the degree-minutes of zone
 inlets above the ASHRAE recommended 27 C, kept out of the reward for constrained learners.
+Partial observability: `sensor_noise_c` adds Gaussian noise to the inlet readings and
+`sensor_dropout` drops each inlet sensor per step (its last reading repeats); the cost and the
+physics use the true temperatures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -40,6 +43,21 @@ _LOW = np.array([SUPPLY_AIR_C[0], CHILLED_WATER_C[0], FAN_SPEED[0]])
 _HIGH = np.array([SUPPLY_AIR_C[1], CHILLED_WATER_C[1], FAN_SPEED[1]])
 
 Range = float | Sequence[float]
+
+
+class PlantStep(NamedTuple):
+    """One step's outcome of a set of setpoints."""
+
+    inlet: np.ndarray  # zone inlets (C) at the end of the step
+    supply_c: float  # supply air reached (no colder than chilled water + the coil approach)
+    chiller_kw: float
+    fan_kw: float
+    cop: float
+    removed_kj: float  # heat the coil took out over the step
+
+    @property
+    def cooling_kw(self) -> float:
+        return self.chiller_kw + self.fan_kw
 
 
 def to_action(supply_air_c: float, chilled_water_c: float, fan_speed: float) -> np.ndarray:
@@ -76,14 +94,18 @@ class DataCentreCoolingEnv(gym.Env):
 
     def __init__(self, days: int = 1, zones: int = 4, zone_it_kw: float = 250.0, zone_airflow_kg_s: float = 50.0,
                  fan_kw: float = 15.0, thermal_mass: Range = 15000.0, chiller_efficiency: Range = 0.45,
-                 load_scale: Range = 1.0, start_day: int | None = None, render_mode: str | None = None) -> None:
+                 load_scale: Range = 1.0, start_day: int | None = None, sensor_noise_c: float = 0.0,
+                 sensor_dropout: float = 0.0, render_mode: str | None = None) -> None:
         if days < 1 or zones < 1 or min(zone_it_kw, zone_airflow_kg_s, fan_kw) <= 0:
             raise ValueError("days and zones must be >= 1 and zone_it_kw, zone_airflow_kg_s, fan_kw positive")
         if start_day is not None and not 0 <= start_day < 365:
             raise ValueError(f"start_day must be a day of the year in [0, 365), got {start_day}")
         if render_mode is not None:
             raise ValueError(f"DataCentreCooling-v0 renders nothing (render_mode {render_mode!r}); see `trainfleet report`")
+        if not (sensor_noise_c >= 0 and 0 <= sensor_dropout < 1):
+            raise ValueError(f"sensor_noise_c must be >= 0 and sensor_dropout in [0, 1), got {sensor_noise_c}, {sensor_dropout}")
         self.render_mode = render_mode
+        self.sensor_noise_c, self.sensor_dropout = sensor_noise_c, sensor_dropout
         self.horizon, self.zones, self.start_day = days * STEPS_PER_DAY, zones, start_day
         self.zone_it_kw, self.fan_kw = zone_it_kw, fan_kw
         self.airflow = np.full(zones, zone_airflow_kg_s)
@@ -98,6 +120,7 @@ class DataCentreCoolingEnv(gym.Env):
         self.it_kw = np.zeros((self.horizon + 1, zones))
         self.outdoor_c = np.zeros(self.horizon + 1)
         self.inlet = np.full(zones, 22.0)
+        self.readings = self.inlet.copy()  # what the inlet sensors last reported
         self.cooling_kw = 0.0
         self.t = 0
         self.day0 = 0
@@ -125,8 +148,19 @@ class DataCentreCoolingEnv(gym.Env):
     # ---- physics ------------------------------------------------------------------------------
     def _observation(self) -> np.ndarray:
         phase = 2 * np.pi * (self.t % STEPS_PER_DAY) / STEPS_PER_DAY
-        return np.concatenate([self.inlet, [self.it_kw[self.t].sum(), self.cooling_kw, self.outdoor_c[self.t],
+        return np.concatenate([self._read_inlets(), [self.it_kw[self.t].sum(), self.cooling_kw, self.outdoor_c[self.t],
                                             np.sin(phase), np.cos(phase)]]).astype(np.float32)
+
+    def _read_inlets(self) -> np.ndarray:
+        """The inlet sensors: the true temperatures plus Gaussian noise, each sensor dropped (its last
+        reading repeated, as a building-management system shows a stale value) with `sensor_dropout`."""
+        reading = self.inlet.copy()
+        if self.sensor_noise_c > 0:
+            reading += self.np_random.normal(0.0, self.sensor_noise_c, self.zones)
+        if self.sensor_dropout > 0:
+            reading = np.where(self.np_random.random(self.zones) < self.sensor_dropout, self.readings, reading)
+        self.readings = reading
+        return reading
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
@@ -135,10 +169,13 @@ class DataCentreCoolingEnv(gym.Env):
         self.t = 0
         # start at the steady state of a conservative plant (18 C supply, fans at 80%)
         self.inlet = SUPPLY_AIR_C[0] + self.it_kw[0] / (0.8 * self.airflow * CP_AIR)
+        self.readings = self.inlet.copy()
         self.cooling_kw = 0.0
         return self._observation(), {"physics": dict(self.physics)}
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+    def predict(self, action: np.ndarray) -> PlantStep:
+        """What `action` would do over the next step from the current state, changing nothing: the
+        one-step model a safety shield or a shadow deployment asks (here: the plant's own equations)."""
         supply_set, chw, fan = (float(x) for x in to_setpoints(np.asarray(action, dtype=float)))
         supply = max(supply_set, chw + COIL_APPROACH_K)
         q_it, dt = self.it_kw[self.t], STEP_MIN * 60.0
@@ -148,15 +185,19 @@ class DataCentreCoolingEnv(gym.Env):
         removed_kj = float(np.sum(q_it * dt - self.physics["thermal_mass"] * (new_inlet - self.inlet)))
         cop = chiller_cop(float(self.outdoor_c[self.t]), chw, self.physics["chiller_efficiency"])
         chiller_kw = max(removed_kj / dt / cop, 0.0)  # air warmer than the zone heats it: the chiller idles
-        fan_kw = self.zones * self.fan_kw * fan**3
-        self.cooling_kw = chiller_kw + fan_kw
-        self.inlet = new_inlet
+        return PlantStep(new_inlet, supply, chiller_kw, self.zones * self.fan_kw * fan**3, cop, removed_kj)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        plant = self.predict(action)
+        self.cooling_kw = plant.chiller_kw + plant.fan_kw
+        self.inlet = plant.inlet
         over = np.maximum(self.inlet - INLET_LIMIT_C, 0.0)
-        it_total = float(q_it.sum())
+        it_total = float(self.it_kw[self.t].sum())
         hours = STEP_MIN / 60.0
         self.t += 1
-        info = {"cooling_kwh": self.cooling_kw * hours, "it_kwh": it_total * hours, "heat_removed_kwh": removed_kj / 3600.0,
-                "pue": (it_total + self.cooling_kw) / it_total, "chiller_cop": cop, "chiller_kw": chiller_kw,
-                "fan_kw": fan_kw, "supply_air_c": supply,
-                "max_inlet_c": float(self.inlet.max()), "constraint_cost": float(over.sum() * STEP_MIN)}
+        info = {"cooling_kwh": self.cooling_kw * hours, "it_kwh": it_total * hours,
+                "heat_removed_kwh": plant.removed_kj / 3600.0, "pue": (it_total + self.cooling_kw) / it_total,
+                "chiller_cop": plant.cop, "chiller_kw": plant.chiller_kw, "fan_kw": plant.fan_kw,
+                "supply_air_c": plant.supply_c, "max_inlet_c": float(self.inlet.max()),
+                "constraint_cost": float(over.sum() * STEP_MIN)}
         return self._observation(), -info["cooling_kwh"], False, self.t >= self.horizon, info
