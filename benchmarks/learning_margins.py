@@ -33,7 +33,7 @@ MODULES = {  # every test module that asserts a learned level, by its directory 
     ROOT / "tests": [],
     ROOT / "tests" / "learning": ["test_onpolicy", "test_offpolicy", "test_sac", "test_model_based", "test_tabular_control",
                              "test_tabular_prediction", "test_tabular_off_policy_mc"],
-    ROOT / "tests" / "dl": ["test_dl_learning", "test_dl_gan", "test_dl_vision_learning", "test_dl_segmentation"],
+    ROOT / "tests" / "dl": ["test_dl_learning", "test_dl_network_types", "test_dl_gan", "test_dl_vision_learning", "test_dl_segmentation"],
 }
 
 

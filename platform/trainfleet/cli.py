@@ -89,6 +89,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from trainfleet.dl.predict import predict_run
+
+    out = predict_run(args.run_dir, args.input, args.out)
+    print(f"{out['rows']} rows, columns {', '.join(out['columns'])} -> {out['out']}")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     if args.html:
         if len(args.run_dir) > 1:
@@ -173,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "agent proposes; report how they differ and what the proposals would cost")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_eval)
+
+    pr = sub.add_parser("predict", help="a DL run's predictions for the rows of a Parquet file, written to Parquet")
+    pr.add_argument("run_dir")
+    pr.add_argument("input", help="Parquet file with the feature columns the model was trained on")
+    pr.add_argument("--out", required=True, help="Parquet file to write (input's other columns + predictions)")
+    pr.set_defaults(func=_cmd_predict)
 
     rp = sub.add_parser("report", help="write learning-curve PNGs into the run directory; "
                         "several run directories: one PNG comparing them")

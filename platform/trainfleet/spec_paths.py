@@ -6,7 +6,7 @@ relative to the current directory, like any command-line argument. Ray workers, 
 run and `trainfleet eval` then all read the absolute path recorded in `spec.yaml`.
 URIs (`s3://...`) and absolute paths are left as they are.
 
-The path fields: `data.path`, `data.val_path`, `data.image_folder` (DL), the transfer model's
+The path fields: `data.path`, `data.val_path`, `data.test_path`, `data.image_folder` (DL), the transfer model's
 `hparams.weights` and `hparams.source`, and every `env.kwargs` key ending in `_path` or
 `_file` (an env's trace or layout file), which must exist.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from trainfleet.errors import SpecError
 
-DL_FIELDS = ("data.path", "data.val_path", "data.image_folder", "hparams.weights", "hparams.source")
+DL_FIELDS = ("data.path", "data.val_path", "data.test_path", "data.image_folder", "hparams.weights", "hparams.source")
 ENV_SUFFIXES = ("_path", "_file")
 
 

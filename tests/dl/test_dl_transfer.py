@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from dl_helpers import train
@@ -53,3 +55,39 @@ def model_info(model):
     from trainfleet.dl.models.transfer import checkpoint_dir
 
     return read(checkpoint_dir(model.hp.source)).info
+
+
+FROZEN_JOB = Path(__file__).resolve().parents[2] / "jobs" / "dl" / "transfer_digits_5to9_frozen.yaml"
+
+
+def test_shipped_frozen_job_keeps_the_weights_files_base_exactly_while_the_head_learns():
+    """The notes' recipe from a user-supplied weights file: every base tensor, batch-norm running
+    statistics included, equals the file's after training; the new head moved and beats chance (0.2)."""
+    from trainfleet import jobs
+    from trainfleet.dl.build import build
+    from trainfleet.dl.engine import fit_in_process
+    from trainfleet.seeding import seed_everything
+
+    spec, _ = jobs.load_job(FROZEN_JOB, {"stop.epochs": 3})
+    model, rows, prepared = fit_in_process(spec)
+    saved = torch.load(model.hp.weights, map_location="cpu", weights_only=True)
+    body = {k: v for k, v in model.net.state_dict().items() if k.startswith("body.")}
+    assert body and set(body) == {k for k in saved if k.startswith("body.")}
+    for name, value in body.items():
+        assert torch.equal(value, saved[name]), name
+    seed_everything(spec.seed)
+    _, _, untrained = build(spec, prepared.info)  # what fit started from
+    assert not torch.equal(model.net.head.weight, untrained.net.head.weight)
+    assert rows[-1]["val_accuracy"] > 0.4, rows[-1]
+
+
+def test_weights_file_is_read_weights_only_and_a_pickled_object_is_refused(tmp_path):
+    from trainfleet import jobs
+    from trainfleet.dl.engine import fit_in_process
+    from trainfleet.errors import UserError
+
+    bad = tmp_path / "backbone.pt"
+    torch.save({"head.weight": torch.zeros(5, 64), "note": Path("not/a/tensor")}, bad)  # needs a pickled class
+    spec, _ = jobs.load_job(FROZEN_JOB, {"stop.epochs": 1, "hparams.weights": str(bad)})
+    with pytest.raises(UserError, match="not a weights-only state_dict"):
+        fit_in_process(spec)

@@ -110,6 +110,8 @@ def fit(
     seed_everything(spec.seed)
     task, hp, model = build(spec, info)
     model.to(device)
+    if start is None:
+        _prefit(model, data, device)
     opts = task.optimizers(model, hp)
     epoch, time_s = 0, 0.0
     if start is not None:
@@ -153,6 +155,18 @@ def fit(
         report(metrics, checkpoint=payload)
         if reason:
             return model
+
+
+def _prefit(model: nn.Module, data: EpochData, device: torch.device) -> None:
+    """Give a model with a data-dependent start its training inputs before gradient training.
+
+    `model.prefit(inputs)` gets a callable returning a fresh pass over this worker's training
+    inputs (epoch 0's order): RBF centres by k-means, a DBN's greedy RBM pretraining. Not run
+    on resume (the checkpoint holds its result); under DDP, rank 0's result is broadcast by `prepare`.
+    """
+    prefit = getattr(model, "prefit", None)
+    if prefit is not None:
+        prefit(lambda: (batch["x"].to(device) for batch in data.train(0)))
 
 
 def _world_size() -> int:

@@ -1,4 +1,4 @@
-"""`trainfleet eval RUN`: rebuild a DL model from its checkpoint and score it on the held-out split."""
+"""`trainfleet eval RUN`: rebuild a DL model from its checkpoint and score it on the held-out split (and test set)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def load_trained(run_dir: str | Path, ckpt_dir: str | Path) -> Trained:
         model.load_state_dict(loaded.state["model"])
     prepared = prepare(DataSpec.model_validate(spec.data), spec.seed)
     recorded = results.read_json(Path(ckpt_dir) / checkpoint.SPLIT_FILE)
-    if not isinstance(recorded, dict) or recorded.get("val_rows_sha256") != prepared.split.get("val_rows_sha256"):
+    if not isinstance(recorded, dict) or any(recorded.get(k) != prepared.split.get(k)
+                                             for k in ("val_rows_sha256", "test_rows_sha256")):
         raise UserError(f"{run_dir}: the data no longer gives the held-out split the run used "
                         "(the dataset file changed?); refusing to report a score on mixed data")
     return Trained(spec, task, hp, model.eval(), prepared, loaded.state["epoch"])
@@ -60,6 +61,10 @@ def evaluate_dl_run(run_dir: str | Path, ckpt_dir: str | Path, samples: int = 0)
     batches = InMemoryBatches(p.train, p.val, p.info, batch_size, t.spec.seed)
     metrics = validate(t.task, t.model, batches.val(), t.hp, torch.device("cpu"))
     out = {**metrics, "n_val": len(p.val), "epoch": t.epoch, "checkpoint": str(ckpt_dir)}
+    if p.test is not None:  # the test set: scored here only, never during training
+        test = InMemoryBatches(p.train, p.test, p.info, batch_size, t.spec.seed)
+        scores = validate(t.task, t.model, test.val(), t.hp, torch.device("cpu"))
+        out.update({f"test_{k.removeprefix('val_')}": v for k, v in scores.items()}, n_test=len(p.test))
     if samples and t.spec.task == "caption":
         out["samples"] = caption_samples(t.model, val_batch(t, samples), t.hp.beam)
     return out

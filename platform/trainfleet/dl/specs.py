@@ -79,7 +79,7 @@ def check(spec: JobSpec, *, file: str | None = None) -> None:
         raise SpecError(f"{spec.model!r} trains on one worker (its update is not a single DDP step); set num_workers: 1",
                         file=file, path="resources.num_workers")
     ds = data_spec(spec, file=file)
-    for key in ("path", "val_path", "image_folder"):
+    for key in ("path", "val_path", "test_path", "image_folder"):
         _check_path(getattr(ds, key), f"data.{key}", file)
     if ds.dataset:
         registry.named(registry.DATASETS, "dataset", ds.dataset, path="data.dataset", file=file)
@@ -88,7 +88,7 @@ def check(spec: JobSpec, *, file: str | None = None) -> None:
         _check_image_folder(ds.image_folder, file)
         return
     else:
-        for key in ("path", "val_path"):
+        for key in ("path", "val_path", "test_path"):
             if getattr(ds, key):
                 _check_rows(getattr(ds, key), f"data.{key}", file)
         schema = source.read_schema(ds.path)

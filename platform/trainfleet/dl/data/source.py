@@ -3,6 +3,7 @@
     data: {dataset: digits}                                  # built-in (trainfleet list datasets)
     data: {path: /mnt/data/train.parquet, label_column: y}   # Parquet file/dir, a local or mounted path
     data: {path: a.parquet, val_path: b.parquet}             # explicit held-out file, no split
+    data: {dataset: digits, test_fraction: 0.2}              # + a test set only `trainfleet eval` scores
     data: {image_folder: ./pets}                             # one sub-folder per class
 
 Only pyarrow and numpy here: the split must be recomputable by `trainfleet eval` without Ray.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,10 @@ class DataSpec(BaseModel):
     path: str | None = Field(None, description="Parquet file or directory: a local path (a bucket through a mount)")
     image_folder: str | None = Field(None, description="directory with one sub-folder of images per class")
     val_path: str | None = Field(None, description="held-out Parquet; when given, `path` is all training data")
+    test_path: str | None = Field(None, description="test Parquet, goes with `path`: scored by `trainfleet eval` "
+                                  "as test_<metric>, never seen in training or validation")
+    test_fraction: float = Field(0.0, ge=0, lt=1, description="share of rows kept apart as a test set (the same rows "
+                                 "for every seed), scored by `trainfleet eval` as test_<metric>")
     features: list[str] | None = Field(None, description="feature columns (default: every column but the label)")
     label_column: str = Field(LABEL, description="class index (classify) or target value (regress)")
     shape: list[int] | None = Field(None, description="per-sample shape, e.g. [1, 8, 8]; default from file metadata")
@@ -53,6 +58,13 @@ class DataSpec(BaseModel):
             raise ValueError("give exactly one of `dataset`, `path` or `image_folder`")
         if self.val_path and not self.path:
             raise ValueError("`val_path` goes with `path`")
+        if self.test_path and not self.path:
+            raise ValueError("`test_path` goes with `path`")
+        if self.test_path and self.test_fraction:
+            raise ValueError("give `test_path` or `test_fraction`, not both")
+        if not self.val_path and self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(f"val_fraction {self.val_fraction} + test_fraction {self.test_fraction} leave no "
+                             "training rows (their sum must stay below 1)")
         return self
 
 
@@ -175,39 +187,62 @@ def _list_column(column: pa.ChunkedArray) -> np.ndarray:
     return np.array(values.to_numpy(zero_copy_only=False)).reshape(len(column), *dims)  # writable: torch shares it
 
 
+# Test rows do not move with the job's seed: every seed of a sweep is scored on the same ones.
+TEST_SEED = 0
+
+
+def _digest(rows: np.ndarray) -> str:
+    return hashlib.sha256(np.sort(rows).tobytes()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Split:
-    """Which rows are held out: fixed by (seed, val_fraction, row count), recorded in the run dir."""
+    """Which rows are held out: fixed by (seed, val_fraction, test_fraction, row count), recorded in the run dir."""
 
     seed: int
     val_fraction: float
     n_rows: int
     train_idx: np.ndarray
     val_idx: np.ndarray
+    test_idx: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def record(self) -> dict[str, Any]:
-        digest = hashlib.sha256(np.sort(self.val_idx).tobytes()).hexdigest()[:16]
-        return {
+        out = {
             "seed": self.seed, "val_fraction": self.val_fraction, "n_rows": self.n_rows,
-            "n_train": len(self.train_idx), "n_val": len(self.val_idx), "val_rows_sha256": digest,
+            "n_train": len(self.train_idx), "n_val": len(self.val_idx), "val_rows_sha256": _digest(self.val_idx),
             "val_rows": np.sort(self.val_idx).tolist() if len(self.val_idx) <= 10_000 else None,
         }
+        if len(self.test_idx):
+            out.update(n_test=len(self.test_idx), test_rows_sha256=_digest(self.test_idx))
+        return out
 
 
-def split(n_rows: int, val_fraction: float, seed: int) -> Split:
-    perm = np.random.default_rng(seed).permutation(n_rows)
+def split_off_test(n_rows: int, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(test rows, the other rows), both sorted; the test rows depend on the row count alone."""
+    if not test_fraction:
+        return np.empty(0, dtype=np.int64), np.arange(n_rows)
+    held = np.random.default_rng(TEST_SEED).permutation(n_rows)
+    n_test = max(1, int(round(n_rows * test_fraction)))
+    return np.sort(held[:n_test]), np.sort(held[n_test:])
+
+
+def split(n_rows: int, val_fraction: float, seed: int, test_fraction: float = 0.0) -> Split:
+    """Test rows first (seed-independent), then the job's seed picks the validation rows among the rest."""
+    test, rest = split_off_test(n_rows, test_fraction)
+    perm = rest[np.random.default_rng(seed).permutation(len(rest))]
     n_val = max(1, int(round(n_rows * val_fraction)))
-    return Split(seed, val_fraction, n_rows, np.sort(perm[n_val:]), np.sort(perm[:n_val]))
+    return Split(seed, val_fraction, n_rows, np.sort(perm[n_val:]), np.sort(perm[:n_val]), test)
 
 
 @dataclass
 class Prepared:
-    """The train and validation tables of a job, with their info and the split record."""
+    """The train and validation tables of a job, with their info, the split record and any test table."""
 
     train: pa.Table
     val: pa.Table
     info: DataInfo
     split: dict[str, Any]
+    test: pa.Table | None = None
 
 
 def prepare(ds: DataSpec, seed: int) -> Prepared:
@@ -215,11 +250,20 @@ def prepare(ds: DataSpec, seed: int) -> Prepared:
     table = load_table(ds)
     labels = table.column(ds.label_column).to_numpy() if ds.label_column in table.column_names else None
     info = info_for(ds, table.schema, labels)
+    test = read_parquet(ds.test_path) if ds.test_path else None
     if ds.val_path:
+        held, rest = split_off_test(len(table), ds.test_fraction)
+        if len(held):
+            test, table = table.take(held), table.take(rest)
         val = read_parquet(ds.val_path)
-        return Prepared(table, val, info, {"val_path": ds.val_path, "n_train": len(table), "n_val": len(val)})
-    s = split(len(table), ds.val_fraction, seed)
-    return Prepared(table.take(s.train_idx), table.take(s.val_idx), info, s.record())
+        record = {"val_path": ds.val_path, "n_train": len(table), "n_val": len(val)}
+        if len(held):
+            record.update(n_test=len(held), test_rows_sha256=_digest(held))
+        return Prepared(table, val, info, record, test)
+    s = split(len(table), ds.val_fraction, seed, ds.test_fraction)
+    if len(s.test_idx):
+        test = table.take(s.test_idx)
+    return Prepared(table.take(s.train_idx), table.take(s.val_idx), info, s.record(), test)
 
 
 def export(name: str, directory: str, shards: int = 1) -> str:

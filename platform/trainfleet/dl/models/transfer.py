@@ -8,6 +8,7 @@ learning rate. Any backbone with a `body` and a `head` works (cnn, mlp, keras ex
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from torch import nn
 
 from trainfleet.dl.data.source import DataInfo
 from trainfleet.dl.hparams import TrainHparams
+from trainfleet.errors import UserError, first_line
 
 # Models whose networks split into a `body` and a `head`: the ones a weights file can come from.
 BACKBONES = ("cnn", "mlp")
@@ -48,7 +50,6 @@ def checkpoint_dir(source: str | Path) -> Path:
 
 
 def load_backbone(hp: TransferHparams, info: DataInfo) -> nn.Module:
-    from trainfleet import registry
     from trainfleet.dl import checkpoint
 
     if hp.source is not None:
@@ -61,11 +62,30 @@ def load_backbone(hp: TransferHparams, info: DataInfo) -> nn.Module:
         _, _, model = build(loaded.spec, loaded.info)
         model.load_state_dict(loaded.state["model"])
         return model
-    state = torch.load(hp.weights, map_location="cpu", weights_only=True)
+    return _weights_file_backbone(hp, info)
+
+
+def _weights_file_backbone(hp: TransferHparams, info: DataInfo) -> nn.Module:
+    """The `backbone` model with the state_dict of `weights`, read weights-only (tensors, no code)."""
+    from trainfleet import registry
+
+    try:
+        state = torch.load(hp.weights, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's own message invites loading it unsafely: not repeated here
+        raise UserError(f"hparams.weights: {hp.weights} is not a weights-only state_dict file: it holds pickled "
+                        "objects other than tensors (save one with torch.save(model.state_dict()))") from None
+    except (RuntimeError, EOFError, KeyError, ValueError) as err:  # not a torch.save file at all
+        raise UserError(f"hparams.weights: {hp.weights} is not a torch state_dict file: {first_line(err, 120)}") from None
+    if not isinstance(state, dict) or "head.weight" not in state:
+        raise UserError(f"hparams.weights: {hp.weights} holds no `head.weight`: not the state_dict of a "
+                        f"{'/'.join(BACKBONES)} model")
     cls = registry.MODELS[hp.backbone].load()
-    out_dim = state["head.weight"].shape[0]
-    model = cls(cls.Hparams.model_validate(hp.backbone_hparams), info, out_dim)
-    model.load_state_dict(state)
+    model = cls(cls.Hparams.model_validate(hp.backbone_hparams), info, state["head.weight"].shape[0])
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise UserError(f"hparams.weights: {hp.weights} does not fit backbone {hp.backbone!r} with "
+                        f"backbone_hparams {hp.backbone_hparams}: {first_line(err, 120)}") from None
     return model
 
 
@@ -84,6 +104,18 @@ class Transfer(nn.Module):
         layers = [m for m in base if any(True for _ in m.parameters())]
         for layer in layers[len(layers) - hp.unfreeze_top:] if hp.unfreeze_top else []:
             layer.requires_grad_(True)
+
+    def train(self, mode: bool = True) -> Transfer:
+        """Frozen batch-norm layers of the base stay in inference mode (Keras `trainable=False`).
+
+        Otherwise every training batch would still move their running mean and variance: the
+        frozen base's buffers would change and its features drift under the new head.
+        """
+        super().train(mode)
+        for m in self.net.body.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in m.parameters()):
+                m.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
