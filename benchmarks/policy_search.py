@@ -100,11 +100,14 @@ def throughput(workers: int, members: int = 400, generations: int = 3, num_envs:
     try:
         payload = balancing_payload(algo.policy)
         evaluate_population(algo.pool, Population(members, 0, seed=0, antithetic=True), payload)
-        steps, t0 = 0, time.perf_counter()
+        steps, busy, cpu, t0 = 0, 0.0, 0.0, time.perf_counter()
         for g in range(generations):
-            steps += int(evaluate_population(algo.pool, Population(members, 0, seed=g + 1, antithetic=True),
-                                             payload).lengths.sum())
-        return {"steps_per_s": steps / (time.perf_counter() - t0), "steps": steps}
+            done = evaluate_population(algo.pool, Population(members, 0, seed=g + 1, antithetic=True), payload)
+            steps, busy, cpu = steps + int(done.lengths.sum()), busy + done.worker_s, cpu + done.worker_cpu_s
+        wall = time.perf_counter() - t0
+        # outside = learner + Ray per generation; core share = CPU a busy worker got per second of its share
+        return {"steps_per_s": steps / wall, "steps": steps, "outside_ms": 1000 * (wall - busy) / generations,
+                "core_share": cpu / (max(workers, 1) * busy)}
     finally:
         algo.close()
 
@@ -235,18 +238,26 @@ def write_report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]
         "",
         "## 2. Generation throughput (env steps/s), 400 members x 500 steps, 16 envs per worker",
         "",
-        "| where | rollout workers | env steps/s | vs 1 worker |",
-        "|---|---|---|---|",
+        "| where | rollout workers | env steps/s | vs 1 worker | outside the workers, ms per generation | "
+        "CPU per busy worker-second |",
+        "|---|---|---|---|---|---|",
     ]
     for w, r in local.items():
         where = "this machine, in the trial process" if w == 0 else "this machine, Ray actors"
-        lines.append(f"| {where} | {w} | {r['steps_per_s']:,.0f} | {r['steps_per_s'] / base:.2f}x |")
+        lines.append(f"| {where} | {w} | {r['steps_per_s']:,.0f} | {r['steps_per_s'] / base:.2f}x | "
+                     f"{r['outside_ms']:.0f} | {r['core_share']:.2f} |")
     if cluster:
         c1 = cluster[1]["steps_per_s"]
         for n, r in cluster.items():
             lines.append(f"| ray.cluster_utils.Cluster, {n} single-CPU node(s), one worker each | {n} | "
-                         f"{r['steps_per_s']:,.0f} | {r['steps_per_s'] / c1:.2f}x (vs 1 node) |")
+                         f"{r['steps_per_s']:,.0f} | {r['steps_per_s'] / c1:.2f}x (vs 1 node) | {r['outside_ms']:.0f} | "
+                         f"{r['core_share']:.2f} |")
     lines += [
+        "",
+        "'Outside the workers' is a generation's wall time minus its slowest share's time inside "
+        "`evaluate_share` (the learner's put, calls and gathering plus Ray's dispatch): the serial part. "
+        "'CPU per busy worker-second' is the workers' CPU seconds over their busy seconds: below 1 a worker "
+        "waited for a core (other processes, Ray's own) while it had work.",
         "",
         "The learner waits while a generation is evaluated, so the workers have the cores. On this "
         "2-vCPU box shared with other engineers the rows run minutes apart under different load (see "

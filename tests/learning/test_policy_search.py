@@ -42,18 +42,38 @@ def test_reaches_a_greedy_475_on_cartpole(name):
         algo.close()
 
 
-def test_cma_es_swings_pendulum_up():
-    """CMA-ES with the shipped Pendulum job: 120 generations (840k env steps, ~10 s here), then the
-    greedy policy on 10 fresh episodes. Seeds 0-5 scored -115, -140, -114, -125, -680, -510; uniform
-    random torques score about -1112, zero torque -1066, the untrained centre about -1200."""
-    job = yaml.safe_load((JOBS / "rl" / "cma_es_pendulum.yaml").read_text())
-    cls = registry.algorithm("cma_es").load()
+def pendulum_greedy_return(name: str, generations: int, seed: int = 0) -> float:
+    """Train `name` with its shipped Pendulum job, then the greedy policy's mean over 10 fresh episodes."""
+    job = yaml.safe_load((JOBS / "rl" / f"{name}_pendulum.yaml").read_text())
+    cls = registry.algorithm(name).load()
     algo = cls(RunContext("Pendulum-v1", {}, job["env"]["num_envs"], cls.Hparams.model_validate(job["hparams"]),
-                          seed=0, resources=Resources()))
+                          seed=seed, resources=Resources()))
     try:
-        for _ in range(120):
+        for _ in range(generations):
             algo.train_iteration()
         returns, _ = evaluate_policy("Pendulum-v1", {}, algo.act, episodes=10)
-        assert np.mean(returns) >= -850, returns
+        return float(np.mean(returns))
     finally:
         algo.close()
+
+
+# What random policies reach on Pendulum-v1 (10 fresh episodes each): uniform random torques -1209 (50
+# episodes), zero torque -1066, the untrained centre about -1200, and the best of 120 random parameter
+# vectors of the [8] tanh MLP (std 0.3, 1 and 3; 40 each) -1036.
+RANDOM_BEST = -1036
+THRESHOLD = -950
+
+
+def test_cma_es_swings_pendulum_up():
+    """CMA-ES with the shipped Pendulum job: 120 generations (840k env steps, ~10 s here), then the
+    greedy policy on 10 fresh episodes. Seeds 0-5 scored -115, -140, -114, -125, -680, -510."""
+    assert pendulum_greedy_return("cma_es", 120) >= -850
+
+
+def test_es_improves_pendulum_beyond_any_random_policy():
+    """ES with the shipped Pendulum job: 120 generations (840k env steps, ~15 s of CPU), then the greedy
+    policy on 10 fresh episodes. Seeds 0-4 scored -880, -796, -785, -871, -431 (2-core box); the bar sits
+    below every seed and above the best random policy. ES does not swing the pendulum up at this budget
+    (see the job file); it improves it beyond what any random policy reached."""
+    greedy = pendulum_greedy_return("es", 120)
+    assert greedy >= THRESHOLD, f"greedy {greedy}, best random policy {RANDOM_BEST}"

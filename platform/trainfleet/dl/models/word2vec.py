@@ -103,9 +103,8 @@ class Word2Vec(nn.Module):
                   lr: float, dh: torch.Tensor) -> torch.Tensor:
         """Binary logistic units sigma(u_r . h) trained towards `label`; sums the step for h into dh."""
         u = torch.nn.functional.embedding(rows, out.data)  # (B, R, D)
-        score = (u * h[:, None, :]).sum(-1)
-        p = torch.sigmoid(score)
-        g = (label - p) * lr
+        score = torch.bmm(u, h[:, :, None])[:, :, 0]  # batched dot products: no (B, R, D) temporary
+        g = (label - torch.sigmoid(score)) * lr
         g_out = g
         if mask is not None:  # hierarchical softmax: paths shorter than the longest are padded
             g = g * mask
@@ -115,7 +114,7 @@ class Word2Vec(nn.Module):
             g_out = g / hits[rows].clamp(min=1)
         dh += torch.bmm(g[:, None, :], u)[:, 0, :]
         out.data.index_add_(0, rows.reshape(-1), (g_out[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
-        nll = torch.nn.functional.softplus(torch.where(label > 0.5, -score, score))  # -log sigma(+-score)
+        nll = torch.nn.functional.softplus(score) - label * score  # -log sigma(+-score) for labels 0 and 1
         return (nll if mask is None else nll * mask).sum()
 
     def step(self, centers: torch.Tensor, contexts: torch.Tensor, lr: float, gen: torch.Generator) -> float:

@@ -18,6 +18,7 @@ is replaced and its share re-run by the pool with the same result.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,10 @@ class Evaluated:
     obs_count: int
     obs_sum: np.ndarray
     obs_sumsq: np.ndarray
+    # where a generation's time goes (benchmarks/policy_search.py): the slowest share's seconds inside
+    # the worker, and the CPU seconds of all shares; the rest of the generation's wall time is the learner and Ray
+    worker_s: float = 0.0
+    worker_cpu_s: float = 0.0
 
 
 def run_episodes(env: gym.vector.VectorEnv, policy: SearchPolicy, rows: np.ndarray,
@@ -141,13 +146,15 @@ def reset_with_seeds(env: gym.vector.VectorEnv, seeds: list[int]) -> tuple[np.nd
 def evaluate_share(worker: RolloutWorker, population: Population, payload: dict[str, Any], share: int,
                    shares: int) -> Evaluated:
     """Runs on a rollout worker: members share, share + shares, ... of the population."""
+    wall, cpu = time.perf_counter(), time.process_time()
     members = np.arange(share, population.total, shares)
     rows, index = population.rows(members, payload, worker.shared.get(NOISE_TABLE))
     worker.policy.set_obs_stats(payload["obs_mean"], payload["obs_var"])
     returns, lengths, (count, obs_sum, obs_sumsq) = run_episodes(
         worker.env, worker.policy, rows, population.episode_seeds(members)
     )
-    return Evaluated(members, index, returns, lengths, count, obs_sum, obs_sumsq)
+    return Evaluated(members, index, returns, lengths, count, obs_sum, obs_sumsq,
+                     worker_s=time.perf_counter() - wall, worker_cpu_s=time.process_time() - cpu)
 
 
 def evaluate_population(pool: WorkerPool, population: Population, payload: dict[str, Any]) -> Evaluated:
@@ -168,4 +175,6 @@ def evaluate_population(pool: WorkerPool, population: Population, payload: dict[
         obs_count=sum(p.obs_count for p in parts),
         obs_sum=sum(p.obs_sum for p in parts),
         obs_sumsq=sum(p.obs_sumsq for p in parts),
+        worker_s=max(p.worker_s for p in parts),
+        worker_cpu_s=sum(p.worker_cpu_s for p in parts),
     )
