@@ -92,6 +92,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from trainfleet.dl.detection.infer import detect_images
+
+    for path, n in detect_images(args.weights, args.images, args.out, args.min_score):
+        print(f"{path}  ({n} boxes)")
+    return 0
+
+
 def _cmd_data_export(args: argparse.Namespace) -> int:
     from trainfleet.dl.data.source import export
 
@@ -147,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="write learning-curve PNGs into the run directory")
     rp.add_argument("run_dir")
     rp.set_defaults(func=_cmd_report)
+
+    dt = sub.add_parser("detect", help="draw a detector's boxes on images (PNG per image)")
+    dt.add_argument("images", nargs="+", metavar="IMAGE")
+    dt.add_argument("--weights", required=True, metavar="FILE", help="a detector weights file (weights-only torch.save)")
+    dt.add_argument("--out", default=".", metavar="DIR", help="where IMAGE.boxes.png go (default: here)")
+    dt.add_argument("--min-score", type=float, default=0.3, help="draw detections scored at least this")
+    dt.set_defaults(func=_cmd_detect)
 
     d = sub.add_parser("data", help="built-in datasets: export to Parquet")
     dsub = d.add_subparsers(dest="data_command", required=True)

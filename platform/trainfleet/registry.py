@@ -118,6 +118,8 @@ MODELS: dict[str, Entry] = _named(
     Entry("video_to_text", f"{_DLM}.video_to_text:VideoToText", "S2VT-style video captioner: frame CNN, LSTM over time, attending decoder", "caption"),
     Entry("unet", f"{_DLM}.unet:UNet", "U-Net: all skips, output = input size; `variant: notes` = the notes' half-size model", "segment"),
     Entry("attention_unet", f"{_DLM}.unet:AttentionUNet", "Attention U-Net: additive attention gates on every skip (Oktay et al. 2018)", "segment"),
+    Entry("yolo", f"{_DLM}.yolo:Yolo", "YOLO-style single-stage grid detector, anchor-free: objectness, boxes, classes, NMS", "detect"),
+    Entry("detr", f"{_DLM}.detr:Detr", "DETR: CNN backbone, transformer encoder-decoder, object queries, Hungarian set loss", "detect"),
     Entry("transfer", f"{_DLM}.transfer:Transfer", "pre-trained body from another run or weights file, new head, freeze/unfreeze top k", "classify"),
     # Unit 4: NLP (trained by dl/text/train.py)
     Entry("tfidf", f"{_DLM}.tfidf:TfIdf", "vector space model: TF, IDF (notes or smoothed), TF-IDF, cosine ranking", "embed"),
