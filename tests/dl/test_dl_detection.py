@@ -199,21 +199,21 @@ def test_detect_command_refuses_bad_files(tmp_path, capsys):
     assert "weights-only" in errors and "not a readable image" in errors
 
 
-def test_eval_reports_map_of_a_detect_run(tmp_path, capsys):
-    """`trainfleet run` then `trainfleet eval --json` of a one-epoch yolo job: mAP from the checkpoint."""
+def test_eval_and_report_of_a_detect_run(tmp_path, capsys):
+    """`trainfleet run` of a one-epoch yolo job, then `eval --json` (mAP from the checkpoint, as in
+    metrics.parquet) and `report` (predictions.png: truth beside prediction)."""
     import json
-    from pathlib import Path
+
+    import pyarrow.parquet as pq
+    from dl_helpers import run_job_cli
 
     from trainfleet.cli import main
 
-    job = str(Path(__file__).resolve().parents[2] / "jobs" / "dl" / "yolo_shapes.yaml")
-    assert main(["run", job, "--output", str(tmp_path), "--set", "stop.epochs=1",
-                 "--set", "hparams.channels=[8, 16, 16, 16]"]) == 0
-    run_dir = capsys.readouterr().out.strip().splitlines()[-1].removeprefix("run dir: ")
-    import pyarrow.parquet as pq
-
-    rows = pq.read_table(Path(run_dir) / "metrics.parquet").to_pylist()
+    run_dir = run_job_cli(capsys, tmp_path, "yolo_shapes.yaml", "hparams.channels=[8, 16, 16, 16]")
+    rows = pq.read_table(run_dir / "metrics.parquet").to_pylist()
     assert {"val_map_50", "val_map"} <= set(rows[-1]), f"columns {sorted(rows[-1])}"
-    assert main(["eval", run_dir, "--json"]) == 0
+    assert main(["eval", str(run_dir), "--json"]) == 0
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert got["val_map_50"] == pytest.approx(rows[-1]["val_map_50"]) and got["val_map"] == pytest.approx(rows[-1]["val_map"])
+    assert main(["report", str(run_dir)]) == 0
+    assert (run_dir / "predictions.png").stat().st_size > 10_000
