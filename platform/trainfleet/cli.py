@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dt = sub.add_parser("detect", help="draw a detector's boxes on images (PNG per image)")
     dt.add_argument("images", nargs="+", metavar="IMAGE")
-    dt.add_argument("--weights", required=True, metavar="FILE", help="a detector weights file (weights-only torch.save)")
+    dt.add_argument("--weights", required=True, metavar="FILE", help="a detector weights file (weights-only torch.save), or a yolo/detr run directory")
     dt.add_argument("--out", default=".", metavar="DIR", help="where IMAGE.boxes.png go (default: here)")
     dt.add_argument("--min-score", type=float, default=0.3, help="draw detections scored at least this")
     dt.set_defaults(func=_cmd_detect)

@@ -217,6 +217,15 @@ def test_eval_and_report_of_a_detect_run(tmp_path, capsys):
     assert got["val_map_50"] == pytest.approx(rows[-1]["val_map_50"]) and got["val_map"] == pytest.approx(rows[-1]["val_map"])
     assert main(["report", str(run_dir)]) == 0
     assert (run_dir / "predictions.png").stat().st_size > 10_000
+    from PIL import Image
+
+    from trainfleet.dl.data.shapes import render
+
+    scene = render(np.random.default_rng(0))["image"]
+    Image.fromarray((scene.transpose(1, 2, 0) * 255).astype(np.uint8)).save(tmp_path / "scene.png")
+    capsys.readouterr()
+    assert main(["detect", "--weights", str(run_dir), "--out", str(tmp_path), str(tmp_path / "scene.png")]) == 0
+    assert (tmp_path / "scene.boxes.png").is_file(), capsys.readouterr().out
 
 
 def test_two_worker_ddp_detection_from_exported_parquet_gathers_every_workers_images(ray_session, runs, tmp_path, capsys):

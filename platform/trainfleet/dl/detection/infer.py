@@ -3,7 +3,8 @@
 The notes load a pretrained YOLOv5s through torch.hub, which downloads code and weights; this
 machine reaches no network, and running downloaded code is what a weights-only file avoids. So
 the path is the same (load weights, run inference, draw boxes) for a user-supplied file written
-by `save_detector`: a dict of plain values and tensors, read with torch.load(weights_only=True):
+by `save_detector` (or a yolo/detr run directory: its final checkpoint), a dict of plain values
+and tensors read with torch.load(weights_only=True):
 
     {"format": "trainfleet-detector-1", "model": "yolo" | "detr", "hparams": {...},
      "image_shape": [C, H, W], "classes": ["circle", ...], "state_dict": {...}}
@@ -46,10 +47,31 @@ def save_detector(path: str | Path, name: str, model: nn.Module, hparams: dict[s
                 "classes": list(classes), "state_dict": model.state_dict()}, path)
 
 
+def load_run_detector(run_dir: Path) -> LoadedDetector:
+    """A detect run's final model (its checkpoint is weights-only too); classes named for the shape scenes."""
+    from trainfleet.dl import checkpoint
+    from trainfleet.dl.build import build
+    from trainfleet.dl.data.shapes import SHAPES
+    from trainfleet.results import final_checkpoint
+
+    loaded = checkpoint.read(final_checkpoint(run_dir))
+    if loaded.spec.model not in DETECTORS:
+        raise UserError(f"{run_dir}: a {loaded.spec.model} run, not a detector's ({', '.join(DETECTORS)})")
+    _, _, model = build(loaded.spec, loaded.info)
+    model.load_state_dict(loaded.state["model"])
+    n = int(loaded.info.num_classes or 1)
+    shapes = (loaded.spec.data or {}).get("dataset") in ("shapes", "shapes-test")
+    c, h, w = loaded.info.shape
+    return LoadedDetector(model.eval(), list(SHAPES) if shapes else [str(i) for i in range(n)], (c, h, w))
+
+
 def load_detector(path: str | Path) -> LoadedDetector:
+    """From a weights file, or from a detect run's directory."""
     from trainfleet.dl.data.source import DataInfo
 
     p = Path(path)
+    if p.is_dir():
+        return load_run_detector(p)
     if not p.is_file():
         raise UserError(f"{p}: no such weights file")
     blob = load_weights_only(p)
