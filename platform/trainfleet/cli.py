@@ -127,6 +127,14 @@ def _cmd_prometheus(args: argparse.Namespace) -> int:
     return prometheus.serve(args.port, args.dir, args.ray_temp_dir, args.scrape_s)
 
 
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from trainfleet.dl.detection.infer import detect_images
+
+    for path, n in detect_images(args.weights, args.images, args.out, args.min_score):
+        print(f"{path}  ({n} boxes)")
+    return 0
+
+
 def _cmd_data_export(args: argparse.Namespace) -> int:
     from trainfleet.dl.data.source import export
 
@@ -208,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default: Ray's temp dir, $RAY_TMPDIR/ray or /tmp/ray)")
     pm.add_argument("--scrape-s", type=float, default=5.0, help="seconds between scrapes")
     pm.set_defaults(func=_cmd_prometheus)
+
+    dt = sub.add_parser("detect", help="draw a detector's boxes on images (PNG per image)")
+    dt.add_argument("images", nargs="+", metavar="IMAGE")
+    dt.add_argument("--weights", required=True, metavar="FILE", help="a detector weights file (weights-only torch.save), or a yolo/detr run directory")
+    dt.add_argument("--out", default=".", metavar="DIR", help="where IMAGE.boxes.png go (default: here)")
+    dt.add_argument("--min-score", type=float, default=0.3, help="draw detections scored at least this")
+    dt.set_defaults(func=_cmd_detect)
 
     d = sub.add_parser("data", help="built-in datasets: export to Parquet")
     dsub = d.add_subparsers(dest="data_command", required=True)

@@ -128,6 +128,8 @@ MODELS: dict[str, Entry] = _named(
     Entry("rbf", f"{_DLM}.rbf:RBF", "radial basis function network: Gaussian units (k-means centres, learned widths), linear output", "classify"),
     Entry("dbn", f"{_DLM}.dbn:DBN", "deep belief network: stacked RBMs pretrained greedily by contrastive divergence, then fine-tuned", "classify"),
     Entry("snn", f"{_DLM}.snn:SNN", "spiking network: leaky integrate-and-fire units, surrogate gradient, rate-coded input", "classify"),
+    Entry("yolo", f"{_DLM}.yolo:Yolo", "YOLO-style single-stage grid detector, anchor-free: objectness, boxes, classes, NMS", "detect"),
+    Entry("detr", f"{_DLM}.detr:Detr", "DETR: CNN backbone, transformer encoder-decoder, object queries, Hungarian set loss", "detect"),
     Entry("transfer", f"{_DLM}.transfer:Transfer", "pre-trained body from another run or weights file, new head, freeze/unfreeze top k", "classify"),
     # Unit 4: NLP (trained by dl/text/train.py)
     Entry("tfidf", f"{_DLM}.tfidf:TfIdf", "vector space model: TF, IDF (notes or smoothed), TF-IDF, cosine ranking", "embed"),

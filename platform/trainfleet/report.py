@@ -115,6 +115,10 @@ def write_report(run_dir: str | Path) -> list[Path]:
         from trainfleet.dl.caption_figure import caption_figure
 
         save(caption_figure(plt, run_dir), "captions.png")
+    elif "val_map_50" in columns or "val_mean_iou" in columns:  # detection or segmentation: truth vs prediction
+        from trainfleet.dl.prediction_figure import prediction_figure
+
+        save(prediction_figure(plt, run_dir), "predictions.png")
     if not written:
         raise UserError(f"{run_dir}: metrics.parquet has no curve to draw (columns: {', '.join(sorted(columns))})")
     return written

@@ -94,6 +94,17 @@ def test_segment_task_scores_the_notes_model_on_full_size_masks():
     assert sum(sums[f"pred_{c}"] for c in range(4)) == 2 * 32 * 32, f"{sums}"
 
 
+def test_report_draws_a_segment_runs_masks(tmp_path, capsys):
+    from dl_helpers import run_job_cli
+
+    from trainfleet.cli import main
+
+    run_dir = run_job_cli(capsys, tmp_path, "unet_shapes.yaml", "hparams.channels=[8, 16]")
+    assert main(["report", str(run_dir)]) == 0
+    assert "predictions.png" in capsys.readouterr().out
+    assert (run_dir / "predictions.png").stat().st_size > 10_000
+
+
 def unet_vs_attention(seed: int) -> dict[str, float]:
     """Final validation mean IoU of U-Net and Attention U-Net at one budget (4 epochs, widths 8-16-32, batches of 16)."""
     iou = {}

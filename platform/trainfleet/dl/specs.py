@@ -28,7 +28,7 @@ TASKS_OF = {
     "gan": {"generate"}, "dcgan": {"generate"},
     "tfidf": {"embed"}, "skipgram": {"embed"}, "cbow": {"embed"}, "glove": {"embed"}, "lstm_lm": {"language_model"},
     "captioner": {"caption"}, "merge_captioner": {"caption"}, "video_to_text": {"caption"},
-    "unet": {"segment"}, "attention_unet": {"segment"},
+    "unet": {"segment"}, "attention_unet": {"segment"}, "yolo": {"detect"}, "detr": {"detect"},
 }
 DEFAULT_TASKS = {"classify", "regress"}
 MAX_FILE_NAME, MAX_PATH = 255, 4096  # Linux's NAME_MAX and PATH_MAX
@@ -152,6 +152,12 @@ def _check_columns(spec: JobSpec, ds: Any, schema: Any, file: str | None) -> Non
     if spec.task == "segment" and "mask" not in names:
         raise SpecError("segment reads per-pixel classes from a `mask` column (e.g. dataset shapes); the data has "
                         f"{', '.join(names[:12])}", file=file, path="data")
+    if spec.task == "detect" and not {"boxes", "box_labels"} <= set(names):
+        raise SpecError("detect reads `boxes` (x0, y0, x1, y1 per object) and `box_labels` columns (e.g. dataset "
+                        f"shapes); the data has {', '.join(names[:12])}", file=file, path="data")
+    if spec.task == "detect" and getattr(spec.typed_hparams, "loss", None) is not None:
+        raise SpecError("a detector trains on its own loss (objectness/box/class terms or the set loss); "
+                        "leave `loss` unset", file=file, path="hparams.loss")
     if spec.task == "segment" and getattr(spec.typed_hparams, "loss", None) not in SEGMENT_LOSSES:
         raise SpecError("segment trains on ce or bce (each plus Dice)", file=file, path="hparams.loss")
     needs_label = spec.task in ("classify", "regress")

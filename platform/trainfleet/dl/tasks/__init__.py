@@ -10,7 +10,7 @@ from trainfleet.dl.tasks.base import Task
 
 
 def get(name: str) -> Task:
-    from trainfleet.dl.tasks import caption, classify, generate, reconstruct, regress, segment
+    from trainfleet.dl.tasks import caption, classify, detect, generate, reconstruct, regress, segment
 
     tasks: dict[str, Task] = {
         "classify": classify.Classify(),
@@ -19,8 +19,9 @@ def get(name: str) -> Task:
         "generate": generate.Generate(),
         "caption": caption.Caption(),
         "segment": segment.Segment(),
+        "detect": detect.Detect(),
     }
     return tasks[name]
 
 
-TASK_NAMES = ("classify", "regress", "reconstruct", "generate", "caption", "segment")
+TASK_NAMES = ("classify", "regress", "reconstruct", "generate", "caption", "segment", "detect")
