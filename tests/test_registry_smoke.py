@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CANNOT_RUN_HERE: dict[str, str] = {}
 # Job files not used as an entry's smoke job, and why.
 NOT_SMOKE_JOBS = {"ppo_pong_atari.yaml": "Atari: each iteration is 1024 frames through a Nature CNN; "
-                                         "tests/learning covers it where ale-py is installed"}
+                                         "tests/learning covers it where ale-py is installed",
+                  "dqn_breakout_atari.yaml": "Atari: a 100k-frame replay buffer and a Nature CNN; "
+                                             "tests/learning/test_offpolicy_cli.py runs it with a small buffer"}
 
 # Job files that are not their entry's first but ship what the first does not (the notes' own networks):
 # each takes a step too.

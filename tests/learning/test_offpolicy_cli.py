@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
-
+import torch
 from conftest import JOBS
+
 from trainfleet.cli import main
 
 
@@ -38,3 +39,32 @@ def test_dqn_job_streams_from_a_rollout_worker_and_evaluates(ray_session, runs, 
     assert main(["eval", str(run_dir), "--episodes", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["episodes"] == 2 and result["episode_return_mean"] >= 8  # CartPole lasts >= 8 steps
+
+
+def test_atari_dqn_job_trains_from_pixels_and_checkpoints_on_cpu(runs):
+    """The notes' DQN motivation: Q-learning from Breakout's stacked 84x84 frames through the Nature CNN."""
+    assert main([
+        "run", str(JOBS / "rl" / "dqn_breakout_atari.yaml"), "--output", str(runs),
+        "--set", "stop.iterations=2", "--set", "checkpoint.every=1", "--set", "env.num_envs=2",
+        "--set", "hparams.steps_per_iteration=64", "--set", "hparams.buffer_size=1000",
+        "--set", "hparams.learning_starts=32", "--set", "hparams.batch_size=8",
+    ]) == 0
+    (run_dir,) = runs.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["stop_reason"] == "iterations", summary
+    m = pq.read_table(run_dir / "metrics.parquet").to_pylist()
+    assert [r["iteration"] for r in m] == [1, 2] and m[-1]["env_steps"] >= 128
+    assert any(k.startswith("loss") and m[-1][k] == m[-1][k] for k in m[-1])  # a finite loss: it learned from pixels
+    state = torch.load(run_dir / "checkpoints" / "final" / "state.pt", weights_only=True)
+    assert any(v.dim() == 4 for v in _tensors(state)), "the Q-network's convolutions are in the checkpoint"
+
+
+def _tensors(tree):
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, dict):
+        for v in tree.values():
+            yield from _tensors(v)
+    elif isinstance(tree, (list, tuple)):
+        for v in tree:
+            yield from _tensors(v)
