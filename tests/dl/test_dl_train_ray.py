@@ -19,6 +19,7 @@ import yaml
 
 from trainfleet.cli import main
 
+JOBS = Path(__file__).resolve().parents[2] / "jobs"
 SCHEMA = {"trial_id", "iteration", "epoch", "train_loss", "val_loss", "val_accuracy", "time_s"}
 
 
@@ -114,3 +115,18 @@ def test_two_worker_ddp_sweep_reports_the_same_schema(ray_session, runs, tmp_pat
     trials = pq.read_table(run_dir / "trials.parquet").to_pylist()
     assert len(trials) == 1 and trials[0]["status"] == "ok" and trials[0]["config.hparams.lr"] == 3.0e-3
     assert (run_dir / "checkpoints" / "final" / "state.pt").is_file()
+
+
+def test_unet_ddp_asha_sweep_job_segments_on_two_workers(ray_session, runs):
+    """The shipped U-Net sweep (2 DDP workers per trial, ASHA over the learning rate), cut to two trials
+    of two epochs: each trial is a 2-worker TorchTrainer run, and the best one already segments."""
+    rc, out = run_cli(["run", str(JOBS / "sweeps" / "unet_shapes_ddp_asha.yaml"), "--output", str(runs),
+                       "--set", "tune.num_samples=2", "--set", "stop.epochs=2", "--set", "tune.grace_period=1"])
+    assert rc == 0, out
+    run_dir = run_dir_of(out)
+    assert used_torch_trainer(run_dir)
+    trials = pq.read_table(run_dir / "trials.parquet").to_pylist()
+    assert len(trials) == 2 and all(t["status"] == "ok" for t in trials), trials
+    rows = pq.read_table(run_dir / "metrics.parquet").to_pylist()
+    assert {"val_mean_iou", "val_dice"} <= set(rows[0])
+    assert max(r["val_mean_iou"] for r in rows) > 0.4  # 4 classes: all-background scores ~0.24
