@@ -274,7 +274,7 @@ SWEEP_CASES = {
 
 DL_CASES = {
     "unknown_model": override(MLP, ["model=resnet"], "model:", "unknown model 'resnet'"),
-    "unknown_task": override(MLP, ["task=detect"], "task:", "unknown task 'detect'"),
+    "unknown_task": override(MLP, ["task=translate"], "task:", "unknown task 'translate'"),
     "task_model_mismatch": override(MLP, ["model=autoencoder"], "task:", "does task reconstruct"),
     "missing_task": spec(MLP.replace("task: classify\n", ""), "task:", "needs `task:`"),
     "missing_data": spec(MLP.replace("data: {dataset: digits}\n", ""), "data:", "needs `data:`"),

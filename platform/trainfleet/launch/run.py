@@ -170,13 +170,13 @@ def run_job(
     if resume_dir:
         if local:
             in_process.check_resumable(Path(resume_dir), spec)
-        done = results.completed_summary(Path(resume_dir))
-        if done is not None:  # already at its stop: resuming would only overwrite its summary
-            return RunOutcome(run_dir=Path(resume_dir).resolve(), status="completed", summary=done)
-        if not local:
+        else:  # a changed or foreign run dir is refused even where resuming would load nothing
             for rel in trust.verify(resume_dir):  # before Tune unpickles anything in it
                 print(f"{rel}: changed after its last signature (the driver stopped before signing it); "
                       "resuming from the last signed copy", file=stream or sys.stdout)
+        done = results.completed_summary(Path(resume_dir))
+        if done is not None:  # already at its stop: resuming would only overwrite its summary
+            return RunOutcome(run_dir=Path(resume_dir).resolve(), status="completed", summary=done)
     else:
         results.check_output_root(output_root)
     if not address:
