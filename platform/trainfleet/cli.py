@@ -243,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_submit)
 
     for name, text in (("status", "state and progress of a submitted job"), ("logs", "logs of a submitted job"),
+                       ("watch", "follow a submitted job's training live (its progress lines)"),
                        ("stop", "stop a submitted job")):
         f = sub.add_parser(name, help=text)
         f.add_argument("id")

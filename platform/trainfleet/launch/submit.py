@@ -19,6 +19,7 @@ import shlex
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from trainfleet.launch import upload
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../trainfleet
 _PROGRESS = re.compile(r"iter\s+(\d+) \| env_steps ([\d,]+) \| return (\S+)")
+_PROGRESS_LINE = re.compile(r"(iter\s+\d+ \| env_steps |epoch\s+\d+ \| train_loss |trial\s+status|[0-9a-f]{5}_\d{5}\s|best so far: )")
+_OUTCOME_PREFIXES = ("stopped:", "interrupted:", "error:", "training failed", "run dir:")
 EXIT = {"SUCCEEDED": 0, "STOPPED": 130}
 
 
@@ -154,9 +157,36 @@ def _submit_with_retry(c: Any, *, attempts: int = 10, delay_s: float = 3.0, **kw
     raise AssertionError("unreachable")
 
 
-async def _stream(c: Any, submission_id: str) -> None:
+async def _stream(c: Any, submission_id: str, keep: Callable[[str], bool] | None = None) -> None:
+    """Print the job's log as it grows: all of it, or only the whole lines `keep` accepts."""
+    partial = ""
     async for chunk in c.tail_job_logs(submission_id):
-        print(chunk, end="", flush=True)
+        if keep is None:
+            print(chunk, end="", flush=True)
+            continue
+        *lines, partial = (partial + chunk).split("\n")
+        for line in lines:
+            if keep(line):
+                print(line, flush=True)
+    if keep is not None and partial and keep(partial):
+        print(partial, flush=True)
+
+
+def _is_progress(line: str) -> bool:
+    """A local run's own lines: progress per iteration or epoch, a sweep's trial table, how it ended."""
+    return bool(_PROGRESS_LINE.match(line)) or line.startswith(_OUTCOME_PREFIXES)
+
+
+def watch(submission_id: str, *, address: str | None) -> int:
+    """Follow a submitted job's training live, with the progress lines of a local run; exit with its outcome."""
+    c = client(address)
+    _info(c, submission_id)
+    try:
+        asyncio.run(_stream(c, submission_id, keep=_is_progress))
+    except KeyboardInterrupt:
+        print(f"\nstopped watching; the job keeps running (trainfleet stop {submission_id} stops it)")
+        return 130
+    return _outcome(c, submission_id)
 
 
 def _outcome(c: Any, submission_id: str) -> int:

@@ -83,6 +83,8 @@ def main(out: Path, burst: int) -> None:
         job_ids = [client.submit_job(entrypoint=f"trainfleet run {args} --output {out} --set stop.time_s=25 --set name={name}",
                                      submission_id=name) for name, args in LIVE_JOBS.items()]
         job_id = job_ids[0]
+        watching = subprocess.Popen([sys.executable, "-m", "trainfleet", "watch", "live-dqn", "--address", url],
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         queries = panel_queries()
         answered: dict[str, list[dict]] = {}
 
@@ -113,6 +115,8 @@ def main(out: Path, burst: int) -> None:
         result["live_job"] = {"status": info.status.value, "driver_node_id": info.driver_node_id,
                               "logs_tail": client.get_job_logs(job_id)[-600:]}
         result["live_jobs"] = {j: client.get_job_status(j).value for j in job_ids}
+        watched, _ = watching.communicate(timeout=120)
+        result["watch"] = {"rc": watching.returncode, "lines": watched.splitlines()}
         result["head_node_id"] = c.head_node.node_id
         # `trainfleet status` of that job; then without / with a wrong token (no token anywhere:
         # an empty HOME hides ~/.ray/auth_token)
