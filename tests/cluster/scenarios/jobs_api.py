@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,29 +86,32 @@ def main(out: Path, burst: int) -> None:
         job_id = job_ids[0]
         watching = subprocess.Popen([sys.executable, "-m", "trainfleet", "watch", "live-dqn", "--address", url],
                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        queries = panel_queries()
-        answered: dict[str, list[dict]] = {}
+        result["prometheus_installed"] = shutil.which("prometheus") is not None
+        if result["prometheus_installed"]:
+            queries = panel_queries()
+            answered: dict[str, list[dict]] = {}
 
-        def every_panel_has_data() -> bool:
-            for title, query in queries.items():
-                if not answered.get(title):
-                    answered[title] = promql(prom_base, query)
-            return all(answered.values())
+            def every_panel_has_data() -> bool:
+                for title, query in queries.items():
+                    if not answered.get(title):
+                        answered[title] = promql(prom_base, query)
+                return all(answered.values())
 
-        try:
-            wait_for(every_panel_has_data, timeout=240, interval=1.0, what="every dashboard panel's data in Prometheus")
-            result["scraped_while"] = client.get_job_status(job_id).value
-        except TimeoutError:
-            result["scraped_while"] = None
-        result["prometheus_targets"] = [(r["metric"].get("instance"), r["value"][1]) for r in promql(prom_base, "up")]
-        result["panels_with_data"] = sorted(t for t, r in answered.items() if r)
-        result["panels_without_data"] = sorted(t for t, r in answered.items() if not r)
-        series = promql(prom_base, '{__name__=~"ray_trainfleet_.*", job="live-metrics"}')
-        result["metrics_found"] = sorted({r["metric"]["__name__"] for r in series})
-        result["metric_lines"] = [
-            r["metric"]["__name__"] + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(r["metric"].items()) if k != "__name__")
-            + "} " + r["value"][1] for r in series][:12]
-        os.killpg(prom.pid, signal.SIGINT)  # Ctrl-C: `trainfleet prometheus` stops its Prometheus
+            try:
+                wait_for(every_panel_has_data, timeout=240, interval=1.0, what="every dashboard panel's data in Prometheus")
+                result["scraped_while"] = client.get_job_status(job_id).value
+            except TimeoutError:
+                result["scraped_while"] = None
+            result["prometheus_targets"] = [(r["metric"].get("instance"), r["value"][1]) for r in promql(prom_base, "up")]
+            result["panels_with_data"] = sorted(t for t, r in answered.items() if r)
+            result["panels_without_data"] = sorted(t for t, r in answered.items() if not r)
+            series = promql(prom_base, '{__name__=~"ray_trainfleet_.*", job="live-metrics"}')
+            result["metrics_found"] = sorted({r["metric"]["__name__"] for r in series})
+            result["metric_lines"] = [
+                r["metric"]["__name__"] + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(r["metric"].items()) if k != "__name__")
+                + "} " + r["value"][1] for r in series][:12]
+        if prom.poll() is None:
+            os.killpg(prom.pid, signal.SIGINT)  # Ctrl-C: `trainfleet prometheus` stops its Prometheus
         result["prometheus_rc"] = prom.wait(timeout=60)
         result["prometheus_out"] = (prom.stdout.read() if prom.stdout else "")[-800:]
         wait_for(lambda: all(client.get_job_status(j).value in TERMINAL for j in job_ids), timeout=180, what="live jobs' end")
