@@ -85,7 +85,7 @@ def main(out: Path, burst: int) -> None:
                                      submission_id=name) for name, args in LIVE_JOBS.items()]
         job_id = job_ids[0]
         watching = subprocess.Popen([sys.executable, "-m", "trainfleet", "watch", "live-dqn", "--address", url],
-                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         result["prometheus_installed"] = shutil.which("prometheus") is not None
         if result["prometheus_installed"]:
             queries = panel_queries()
@@ -119,8 +119,9 @@ def main(out: Path, burst: int) -> None:
         result["live_job"] = {"status": info.status.value, "driver_node_id": info.driver_node_id,
                               "logs_tail": client.get_job_logs(job_id)[-600:]}
         result["live_jobs"] = {j: client.get_job_status(j).value for j in job_ids}
-        watched, _ = watching.communicate(timeout=120)
-        result["watch"] = {"rc": watching.returncode, "lines": watched.splitlines()}
+        watched, watch_err = watching.communicate(timeout=120)
+        # what a user reads on stdout; Ray's client may log its own warnings on stderr
+        result["watch"] = {"rc": watching.returncode, "lines": watched.splitlines(), "stderr": watch_err[-600:]}
         result["head_node_id"] = c.head_node.node_id
         # `trainfleet status` of that job; then without / with a wrong token (no token anywhere:
         # an empty HOME hides ~/.ray/auth_token)
