@@ -56,8 +56,8 @@ def test_the_page_is_self_contained_and_holds_the_runs_results(sweep_report):
     assert text.count('<tr class="best">') == 1 and "hparams.alpha" in text
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 def test_the_page_renders_in_headless_chromium(sweep_report, tmp_path):
+    assert CHROMIUM, "needs Debian's chromium: `apt-get install chromium` (.ci/run does)"
     shot = tmp_path / "report.png"
     common = [CHROMIUM, *HEADLESS, f"--user-data-dir={tmp_path / 'profile'}"]
     subprocess.run([*common, f"--screenshot={shot}", "--window-size=1200,1600", sweep_report.as_uri()],

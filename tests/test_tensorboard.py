@@ -1,5 +1,5 @@
 """`trainfleet tensorboard RUN...`: the platform's metric names as TensorBoard scalars, several runs
-side by side, served by a real TensorBoard and opened in headless Chromium (skipped without it)."""
+side by side, served by a real TensorBoard and opened in headless Chromium."""
 
 from __future__ import annotations
 
@@ -96,16 +96,16 @@ def test_tensorboard_shows_both_runs_side_by_side(two_runs, tmp_path):
         assert sorted(r.split("/")[0] for r in runs) == sorted(d.name for d in two_runs), runs
         tags = get_json(f"{base}/data/plugin/scalars/tags")  # what TensorBoard's charts are drawn from
         assert isinstance(tags, dict) and all(METRICS <= set(t) for t in tags.values()), tags
-        if CHROMIUM:
-            common = [CHROMIUM, *HEADLESS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000",
-                      "--window-size=1400,1000"]
-            shot = tmp_path / "tensorboard.png"
-            subprocess.run([*common, f"--screenshot={shot}", f"{base}/#timeseries"], check=True, capture_output=True, timeout=120)
-            assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 20_000
-            dom = subprocess.run([*common, "--dump-dom", f"{base}/#timeseries"], check=True, capture_output=True,
-                                 text=True, timeout=120).stdout
-            visible = re.sub(r"<[^>]+>", " ", dom)
-            assert "episode_return_mean" in visible and all(d.name in visible for d in two_runs)
+        assert CHROMIUM, "needs Debian's chromium: `apt-get install chromium` (.ci/run does)"
+        common = [CHROMIUM, *HEADLESS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000",
+                  "--window-size=1400,1000"]
+        shot = tmp_path / "tensorboard.png"
+        subprocess.run([*common, f"--screenshot={shot}", f"{base}/#timeseries"], check=True, capture_output=True, timeout=120)
+        assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 20_000
+        dom = subprocess.run([*common, "--dump-dom", f"{base}/#timeseries"], check=True, capture_output=True,
+                             text=True, timeout=120).stdout
+        visible = re.sub(r"<[^>]+>", " ", dom)
+        assert "episode_return_mean" in visible and all(d.name in visible for d in two_runs)
     finally:
         os.killpg(server.pid, signal.SIGINT)  # Ctrl-C: the command stops its TensorBoard too
         server.wait(timeout=60)

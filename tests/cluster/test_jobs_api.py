@@ -7,7 +7,6 @@ dashboard (Jobs API) on the head's localhost and token authentication on.
 from __future__ import annotations
 
 import pytest
-
 from scenario_runner import run_scenario
 
 BURST = 20
@@ -30,8 +29,7 @@ def test_submitted_job_runs_and_its_metrics_reach_prometheus(jobs_api):
     assert live["driver_node_id"] == jobs_api["head_node_id"], "a Jobs API driver runs on the head"
     assert "stopped: time_s" in live["logs_tail"]
     assert set(jobs_api["live_jobs"].values()) == {"SUCCEEDED"}, jobs_api["live_jobs"]
-    if not jobs_api["prometheus_installed"]:
-        pytest.skip("needs Debian's prometheus (.ci/run installs it)")
+    assert jobs_api["prometheus_installed"], "needs Debian's prometheus: `apt-get install prometheus` (.ci/run does)"
     # scraped by a real Prometheus (`trainfleet prometheus`) while the job was still running
     assert jobs_api["scraped_while"] == "RUNNING", jobs_api["prometheus_out"]
     assert jobs_api["prometheus_rc"] == 0, jobs_api["prometheus_out"]
@@ -47,8 +45,7 @@ def test_submitted_job_runs_and_its_metrics_reach_prometheus(jobs_api):
 def test_every_grafana_panel_query_returns_data_from_prometheus(jobs_api):
     """cluster/grafana/trainfleet-dashboard.json's PromQL, run against the real Prometheus while a
     tabular, a DQN and a DL job trained: no panel of the dashboard stays empty."""
-    if not jobs_api["prometheus_installed"]:
-        pytest.skip("needs Debian's prometheus (.ci/run installs it)")
+    assert jobs_api["prometheus_installed"], "needs Debian's prometheus: `apt-get install prometheus` (.ci/run does)"
     assert jobs_api["panels_without_data"] == [], jobs_api["panels_without_data"]
     assert len(jobs_api["panels_with_data"]) >= 9
 
